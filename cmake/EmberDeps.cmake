@@ -1,0 +1,15 @@
+# Third-party libraries, all from Debian 12 packages (see ../shared/DEPENDENCIES.md).
+find_package(PkgConfig REQUIRED)
+find_package(Threads REQUIRED)
+find_package(nng CONFIG REQUIRED)              # no .pc file: CMake config → nng::nng
+pkg_check_modules(ROCKSDB REQUIRED IMPORTED_TARGET rocksdb)
+pkg_check_modules(PROTOBUFC REQUIRED IMPORTED_TARGET libprotobuf-c)
+pkg_check_modules(MHD REQUIRED IMPORTED_TARGET libmicrohttpd)
+pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET libzstd)
+pkg_check_modules(SNAPPY REQUIRED IMPORTED_TARGET snappy)
+pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)
+pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl)
+pkg_check_modules(YAML REQUIRED IMPORTED_TARGET yaml-0.1)
+pkg_check_modules(CMOCKA IMPORTED_TARGET cmocka)
+find_library(MATH_LIB m)
+find_program(PROTOC_C protoc-c REQUIRED)

@@ -1,0 +1,48 @@
+/*
+ * promql.h — PromQL parsing and evaluation (first cut: instant vector
+ * selectors).  The PromQL issue grows this into the full grammar; the
+ * selector syntax, error format and lookback semantics here are already
+ * Prometheus's.
+ */
+#ifndef EMBER_QUERY_PROMQL_H
+#define EMBER_QUERY_PROMQL_H
+
+#include "query/matcher.h"
+#include "query/storage.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PROMQL_DEFAULT_LOOKBACK_MS (5 * 60 * 1000)
+
+typedef struct promql_error {
+    size_t pos; /* byte offset of the problem */
+    /* Prometheus's text: "1:5: parse error: unexpected character inside braces: '@'" */
+    char msg[320];
+} promql_error;
+
+typedef struct promql_selector {
+    label_matcher *matchers; /* the metric name, if given, is a __name__ = matcher */
+    size_t n, cap;
+} promql_selector;
+
+/*
+ * Parse an instant vector selector: `name`, `name{...}` or `{...}` with
+ * =, !=, =~, !~ matchers, single, double or back-quoted strings, optional
+ * trailing comma, surrounding whitespace and # comments.  As in Prometheus,
+ * a selector must have a name or at least one matcher that does not match
+ * the empty string.  Returns 0, or -1 with err set.
+ */
+int promql_parse_selector(const char *query, promql_selector *out, promql_error *err);
+void promql_selector_free(promql_selector *s);
+
+/*
+ * Evaluate an instant selector at time t: for each matching series the last
+ * sample in (t - lookback, t], unless that sample is a staleness marker.
+ * Result series keep all labels including __name__, one sample each, sorted
+ * by label set.  Returns 0, or -1 with err set (storage errors).
+ */
+int promql_eval_selector(const query_storage *st, const promql_selector *s, int64_t t,
+                         int64_t lookback_ms, qseries_set *out, char *err, size_t errlen);
+
+#endif

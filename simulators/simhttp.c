@@ -1,0 +1,1 @@
+/* simhttp.c — placeholder */
