@@ -1,1 +1,219 @@
-/* harness.c — placeholder */
+/* harness.c — processes, ports, temp dirs and HTTP for integration tests. */
+#define _GNU_SOURCE
+#include "tests/integration/harness.h"
+
+#include "common/etime.h"
+#include "common/fsutil.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MAX_CHILDREN 64
+
+static char tmpdir[256];
+static pid_t children[MAX_CHILDREN];
+static int nchildren;
+static bool registered;
+
+static void register_cleanup(void)
+{
+    if (!registered) {
+        registered = true;
+        atexit(harness_cleanup);
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+    }
+}
+
+const char *harness_tmpdir(void)
+{
+    register_cleanup();
+    if (!tmpdir[0]) {
+        if (fs_mkdtemp(tmpdir, sizeof tmpdir, "ember-it") != 0) {
+            perror("mkdtemp");
+            abort();
+        }
+    }
+    return tmpdir;
+}
+
+unsigned harness_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
+        perror("free port");
+        abort();
+    }
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+const char *harness_bin(const char *name, char *buf, size_t len)
+{
+    const char *dir = getenv("EMBER_BIN_DIR");
+    snprintf(buf, len, "%s/%s", dir ? dir : "build/bin", name);
+    return buf;
+}
+
+static void child_exec(const char *logpath, char *const argv[])
+{
+    /* Die with the test process, even if it is killed without cleanup. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+        dup2(fd, 1);
+        dup2(fd, 2);
+        close(fd);
+    }
+    execv(argv[0], argv);
+    fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+    _exit(127);
+}
+
+pid_t harness_spawn(const char *name, char *const argv[])
+{
+    char logpath[512];
+    snprintf(logpath, sizeof logpath, "%s/%s.log", harness_tmpdir(), name);
+    pid_t pid = fork();
+    if (pid == 0)
+        child_exec(logpath, argv);
+    if (pid > 0 && nchildren < MAX_CHILDREN)
+        children[nchildren++] = pid;
+    return pid;
+}
+
+static void forget_child(pid_t pid)
+{
+    for (int i = 0; i < nchildren; i++)
+        if (children[i] == pid)
+            children[i] = children[--nchildren];
+}
+
+int harness_stop(pid_t pid, int timeout_ms)
+{
+    if (pid <= 0)
+        return -1;
+    kill(pid, SIGTERM);
+    int status = -1;
+    int64_t deadline = mono_ms() + timeout_ms;
+    for (;;) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid || (r < 0 && errno == ECHILD))
+            break;
+        if (mono_ms() > deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            status = -1;
+            break;
+        }
+        sleep_ms(20);
+    }
+    forget_child(pid);
+    return status;
+}
+
+bool harness_alive(pid_t pid)
+{
+    int status;
+    return waitpid(pid, &status, WNOHANG) == 0;
+}
+
+int harness_run(char *const argv[], ebuf *output)
+{
+    int fds[2];
+    if (pipe(fds) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        dup2(fds[1], 1);
+        dup2(fds[1], 2);
+        close(fds[0]);
+        close(fds[1]);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(fds[0], buf, sizeof buf)) > 0)
+        ebuf_append(output, buf, (size_t)n);
+    close(fds[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+void harness_log(const char *name, ebuf *out)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s.log", harness_tmpdir(), name);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        ebuf_append(out, buf, n);
+    fclose(f);
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+    ebuf_append(ud, p, size * n);
+    return size * n;
+}
+
+long harness_http(const char *url, const char *post_body, ebuf *body)
+{
+    register_cleanup();
+    CURL *c = curl_easy_init();
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    if (post_body)
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, post_body);
+    long status = 0;
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(c);
+    return status;
+}
+
+bool harness_wait_http(const char *url, int timeout_ms)
+{
+    int64_t deadline = mono_ms() + timeout_ms;
+    while (mono_ms() < deadline) {
+        ebuf b;
+        ebuf_init(&b);
+        long st = harness_http(url, NULL, &b);
+        ebuf_free(&b);
+        if (st == 200)
+            return true;
+        sleep_ms(100);
+    }
+    return false;
+}
+
+void harness_cleanup(void)
+{
+    while (nchildren > 0)
+        harness_stop(children[0], 5000);
+    if (tmpdir[0] && !getenv("EMBER_KEEP_TMP"))
+        fs_rmtree(tmpdir);
+    tmpdir[0] = '\0';
+}

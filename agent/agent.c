@@ -1,0 +1,157 @@
+/*
+ * agent.c — a collection round (host collectors + scrapes, labelled and
+ * time-stamped), scrape target specs, and the persisted batch seq.
+ */
+#include "agent/agent.h"
+
+#include "common/etime.h"
+#include "common/log.h"
+#include "common/mem.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void label_samples(metric_set *ms, size_t from, const agent_config *cfg, int64_t ts,
+                          bool set_instance)
+{
+    for (size_t i = from; i < ms->n; i++) {
+        metric_sample *s = &ms->samples[i];
+        if (set_instance && !labels_get(&s->labels, "instance"))
+            labels_set(&s->labels, "instance", cfg->instance);
+        for (size_t k = 0; cfg->static_labels && k < cfg->static_labels->n; k++)
+            if (!labels_get(&s->labels, cfg->static_labels->v[k].name))
+                labels_set(&s->labels, cfg->static_labels->v[k].name,
+                           cfg->static_labels->v[k].value);
+        if (!s->has_ts) {
+            s->has_ts = true;
+            s->ts_ms = ts;
+        }
+    }
+}
+
+typedef int (*host_collector)(metric_set *, const char *, char *, size_t);
+
+static void run_host(metric_set *out, const char *name, host_collector fn, const char *root)
+{
+    char err[256];
+    if (fn(out, root, err, sizeof err) != 0)
+        log_warn("collector failed", "collector=%s err=\"%s\"", name, err);
+}
+
+void agent_collect(const agent_config *cfg, metric_set *out)
+{
+    int64_t ts = now_ms();
+    size_t from = out->n;
+    if (cfg->cpu)
+        run_host(out, "cpu", collect_cpu, cfg->root);
+    if (cfg->meminfo)
+        run_host(out, "meminfo", collect_meminfo, cfg->root);
+    if (cfg->loadavg)
+        run_host(out, "loadavg", collect_loadavg, cfg->root);
+    label_samples(out, from, cfg, ts, true);
+    for (size_t i = 0; i < cfg->ntargets; i++) {
+        char err[512];
+        from = out->n;
+        if (collect_scrape(out, &cfg->targets[i], cfg->instance, cfg->scrape_timeout_ms, err,
+                           sizeof err) != 0)
+            log_warn("scrape failed", "job=%s url=%s err=\"%s\"", cfg->targets[i].job,
+                     cfg->targets[i].url, err);
+        label_samples(out, from, cfg, ts, false);
+    }
+}
+
+int scrape_target_parse(const char *spec, scrape_target *t, char *err, size_t errlen)
+{
+    const char *scheme = strstr(spec, "://");
+    const char *eq = strchr(spec, '=');
+    const char *url = spec;
+    if (eq && scheme && eq < scheme) {
+        t->job = em_strndup(spec, (size_t)(eq - spec));
+        url = eq + 1;
+        scheme = strstr(url, "://");
+    } else {
+        t->job = NULL;
+    }
+    if (!scheme || (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)) {
+        snprintf(err, errlen, "scrape target \"%s\" must be [JOB=]http(s)://HOST:PORT/PATH", spec);
+        free(t->job);
+        t->job = NULL;
+        return -1;
+    }
+    t->url = em_strdup(url);
+    if (!t->job) {
+        const char *host = scheme + 3;
+        size_t n = strcspn(host, "/?#");
+        t->job = em_strndup(host, n);
+    }
+    if (!t->job[0]) {
+        snprintf(err, errlen, "scrape target \"%s\" has an empty job name", spec);
+        scrape_target_free(t);
+        return -1;
+    }
+    return 0;
+}
+
+void scrape_target_free(scrape_target *t)
+{
+    free(t->job);
+    free(t->url);
+    t->job = t->url = NULL;
+}
+
+static void seq_path(char *buf, size_t len, const char *dir)
+{
+    snprintf(buf, len, "%s/seq", dir);
+}
+
+int seq_load(const char *dir, uint64_t *next, char *err, size_t errlen)
+{
+    char path[4096];
+    seq_path(path, sizeof path, dir);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        if (errno == ENOENT) {
+            *next = 1;
+            return 0;
+        }
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        return -1;
+    }
+    unsigned long long v = 0;
+    int ok = fscanf(f, "%llu", &v) == 1 && v > 0;
+    fclose(f);
+    if (!ok) {
+        snprintf(err, errlen, "%s does not hold a batch sequence number", path);
+        return -1;
+    }
+    *next = v;
+    return 0;
+}
+
+int seq_store(const char *dir, uint64_t next, char *err, size_t errlen)
+{
+    /* Write to a temporary file, fsync, rename: the file always holds a
+     * complete number, old or new, whatever the moment of a crash. */
+    char path[4096], tmp[4200];
+    seq_path(path, sizeof path, dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+        return -1;
+    }
+    char num[32];
+    int n = snprintf(num, sizeof num, "%llu\n", (unsigned long long)next);
+    bool ok = write(fd, num, (size_t)n) == n && fsync(fd) == 0;
+    close(fd);
+    if (!ok || rename(tmp, path) != 0) {
+        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}

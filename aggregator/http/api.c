@@ -1,0 +1,196 @@
+/*
+ * api.c — handlers of the aggregator's HTTP API (see api.h).
+ *
+ * JSON is written by hand into an ebuf: the shapes are fixed and small, and
+ * the number formatting must be Prometheus's to the digit (fmtfloat.h).
+ */
+#include "aggregator/http/api.h"
+
+#include "aggregator/aggregator.h"
+#include "aggregator/http/params.h"
+#include "common/etime.h"
+#include "common/expfmt.h"
+#include "common/fmtfloat.h"
+#include "common/json.h"
+#include "common/procstats.h"
+#include "query/promql.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+static void api_error(http_response *resp, int status, const char *type, const char *msg)
+{
+    resp->status = status;
+    resp->content_type = "application/json";
+    ebuf_reset(&resp->body);
+    ebuf_printf(&resp->body, "{\"status\":\"error\",\"errorType\":\"%s\",\"error\":", type);
+    json_string(&resp->body, msg);
+    ebuf_putc(&resp->body, '}');
+}
+
+/* Prometheus writes sample times as seconds with exactly three decimals
+ * (omitted when zero): 1700000000.123, 1700000000.050, 1700000000. */
+static void json_timestamp(ebuf *out, int64_t ms)
+{
+    if (ms < 0) {
+        ebuf_putc(out, '-');
+        ms = -ms;
+    }
+    ebuf_printf(out, "%" PRId64, ms / 1000);
+    if (ms % 1000)
+        ebuf_printf(out, ".%03d", (int)(ms % 1000));
+}
+
+static void json_labels(ebuf *out, const labelset *ls)
+{
+    ebuf_putc(out, '{');
+    for (size_t i = 0; i < ls->n; i++) {
+        if (i)
+            ebuf_putc(out, ',');
+        json_string(out, ls->v[i].name);
+        ebuf_putc(out, ':');
+        json_string(out, ls->v[i].value);
+    }
+    ebuf_putc(out, '}');
+}
+
+static void json_vector(ebuf *out, const qseries_set *result)
+{
+    char num[FMT_FLOAT_MAX];
+    ebuf_puts(out, "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[");
+    for (size_t i = 0; i < result->n; i++) {
+        const qseries *s = &result->v[i];
+        if (i)
+            ebuf_putc(out, ',');
+        ebuf_puts(out, "{\"metric\":");
+        json_labels(out, &s->labels);
+        ebuf_puts(out, ",\"value\":[");
+        json_timestamp(out, s->samples[0].t);
+        fmt_float_json(num, s->samples[0].v);
+        ebuf_printf(out, ",\"%s\"]}", num);
+    }
+    ebuf_puts(out, "]}}");
+}
+
+static void handle_query(void *ctx, const http_request *req, http_response *resp)
+{
+    aggregator *agg = ctx;
+    char err[512];
+    atomic_fetch_add(&agg->queries, 1);
+    int64_t t = now_ms();
+    const char *ts = http_param_get(req, "time");
+    if (ts && ts[0] && !api_parse_time(ts, &t, err, sizeof err)) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "invalid parameter \"time\": %s", err);
+        atomic_fetch_add(&agg->query_errors, 1);
+        api_error(resp, 400, "bad_data", msg);
+        return;
+    }
+    const char *q = http_param_get(req, "query");
+    promql_selector sel;
+    promql_error perr;
+    if (promql_parse_selector(q ? q : "", &sel, &perr) != 0) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "invalid parameter \"query\": %s", perr.msg);
+        atomic_fetch_add(&agg->query_errors, 1);
+        api_error(resp, 400, "bad_data", msg);
+        return;
+    }
+    query_storage st = tsdb_query_storage(agg->db);
+    qseries_set result;
+    qseries_set_init(&result);
+    if (promql_eval_selector(&st, &sel, t, agg->lookback_ms, &result, err, sizeof err) != 0) {
+        atomic_fetch_add(&agg->query_errors, 1);
+        api_error(resp, 422, "execution", err);
+    } else {
+        json_vector(&resp->body, &result);
+    }
+    qseries_set_free(&result);
+    promql_selector_free(&sel);
+}
+
+static void handle_buildinfo(void *ctx, const http_request *req, http_response *resp)
+{
+    ebuf_puts(&resp->body, "{\"status\":\"success\",\"data\":{\"version\":\"" EMBER_VERSION
+                           "\",\"revision\":\"\",\"branch\":\"\",\"buildUser\":\"\","
+                           "\"buildDate\":\"\",\"goVersion\":\"ember (C11)\"}}");
+}
+
+static void text_reply(http_response *resp, const char *body)
+{
+    resp->content_type = "text/plain; charset=utf-8";
+    ebuf_puts(&resp->body, body);
+}
+
+static void handle_healthy(void *ctx, const http_request *req, http_response *resp)
+{
+    text_reply(resp, "Ember aggregator is Healthy.\n");
+}
+
+static void handle_ready(void *ctx, const http_request *req, http_response *resp)
+{
+    text_reply(resp, "Ember aggregator is Ready.\n");
+}
+
+static void add_counter(metric_set *ms, const char *name, const char *help, double v)
+{
+    metric_set_meta(ms, name, METRIC_COUNTER, help);
+    metric_set_addl(ms, name, v, NULL);
+}
+
+static void self_metrics(aggregator *agg, metric_set *ms)
+{
+    ingest_stats is;
+    ingest_get_stats(agg->in, &is);
+    tsdb_stats ts;
+    tsdb_get_stats(agg->db, &ts);
+    const char *b = "ember_aggregator_ingest_batches_total";
+    metric_set_meta(ms, b, METRIC_COUNTER, "Batches received from agents, by result.");
+    metric_set_addl(ms, b, (double)is.batches_ok, "result", "ok", NULL);
+    metric_set_addl(ms, b, (double)is.batches_duplicate, "result", "duplicate", NULL);
+    metric_set_addl(ms, b, (double)is.batches_rejected, "result", "rejected", NULL);
+    metric_set_addl(ms, b, (double)is.batches_failed, "result", "failed", NULL);
+    add_counter(ms, "ember_aggregator_ingest_samples_total",
+                "Samples committed from agent batches.", (double)is.samples);
+    add_counter(ms, "ember_aggregator_ingest_bytes_total",
+                "Compressed bytes received on the ingest endpoint.", (double)is.bytes);
+    add_counter(ms, "ember_aggregator_agent_hellos_total", "Hello messages received from agents.",
+                (double)is.hellos);
+    add_counter(ms, "ember_aggregator_queries_total", "PromQL queries received.",
+                (double)atomic_load(&agg->queries));
+    add_counter(ms, "ember_aggregator_query_errors_total", "PromQL queries that failed.",
+                (double)atomic_load(&agg->query_errors));
+    metric_set_meta(ms, "ember_tsdb_series", METRIC_GAUGE, "Series in the store.");
+    metric_set_addl(ms, "ember_tsdb_series", (double)ts.series, NULL);
+    add_counter(ms, "ember_tsdb_commits_total", "Atomic commits to the store.",
+                (double)ts.commits);
+    metric_set_meta(ms, "ember_tsdb_disk_bytes", METRIC_GAUGE,
+                    "Bytes used by the store (SST files and memtables).");
+    metric_set_addl(ms, "ember_tsdb_disk_bytes", (double)ts.disk_bytes, NULL);
+    procstats_collect(ms);
+}
+
+static void handle_metrics(void *ctx, const http_request *req, http_response *resp)
+{
+    metric_set ms;
+    metric_set_init(&ms);
+    self_metrics(ctx, &ms);
+    resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+    expfmt_write(&resp->body, &ms);
+    metric_set_free(&ms);
+}
+
+static const http_route routes[] = {
+    {"/api/v1/query", handle_query, true},
+    {"/api/v1/status/buildinfo", handle_buildinfo, false},
+    {"/metrics", handle_metrics, false},
+    {"/-/healthy", handle_healthy, false},
+    {"/-/ready", handle_ready, false},
+};
+
+const http_route *api_routes(size_t *n)
+{
+    *n = sizeof routes / sizeof routes[0];
+    return routes;
+}

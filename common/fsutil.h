@@ -1,0 +1,17 @@
+/*
+ * fsutil.h — small filesystem helpers: mkdir -p, rm -rf, temporary
+ * directories.
+ */
+#ifndef EMBER_COMMON_FSUTIL_H
+#define EMBER_COMMON_FSUTIL_H
+
+#include <stddef.h>
+
+/* mkdir -p with mode 0755; returns 0 or -1 with errno set. */
+int fs_mkdir_p(const char *path);
+/* rm -rf (does not follow symlinks); returns 0 or -1. */
+int fs_rmtree(const char *path);
+/* mkdtemp under $TMPDIR (or /tmp) with the given prefix; buf >= 256. */
+int fs_mkdtemp(char *buf, size_t len, const char *prefix);
+
+#endif

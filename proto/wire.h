@@ -1,0 +1,49 @@
+/*
+ * wire.h — the agent ↔ aggregator messages on the wire (proto/ember.proto).
+ *
+ * A request is an Envelope (Hello or Batch), protobuf-packed then
+ * zstd-compressed.  A reply is an Ack, protobuf-packed, uncompressed.  The
+ * encoder builds the Batch symbol table so each distinct string is sent once
+ * per batch; the decoder refuses anything malformed with a reason the
+ * aggregator can put in a REJECTED Ack: it never trusts sizes, indexes or
+ * strings from the network.
+ */
+#ifndef EMBER_PROTO_WIRE_H
+#define EMBER_PROTO_WIRE_H
+
+#include "common/buf.h"
+#include "common/expfmt.h"
+#include "common/labels.h"
+#include "proto/ember.pb-c.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Largest decompressed Envelope we accept (a batch of ~1M samples). */
+#define WIRE_MAX_MESSAGE (64u << 20)
+
+/* Encode a Batch of all samples in ms.  Samples without a timestamp get
+ * default_ts_ms.  Appends the compressed Envelope to out. */
+void wire_encode_batch(ebuf *out, const char *agent_id, uint64_t seq, const metric_set *ms,
+                       int64_t default_ts_ms);
+/* Encode a Hello. static_labels may be NULL. */
+void wire_encode_hello(ebuf *out, const char *agent_id, const char *version,
+                       const labelset *static_labels, const char *token);
+
+/*
+ * Decompress and unpack an Envelope and check it is well-formed (known body,
+ * symbol references in range, label pairs complete, valid names, UTF-8,
+ * no duplicate labels).  Returns the Envelope (free with
+ * wire_envelope_free) or NULL with err set.
+ */
+Ember__Envelope *wire_decode_envelope(const void *msg, size_t len, char *err, size_t errlen);
+void wire_envelope_free(Ember__Envelope *env);
+/* Label set of series i of a decoded (checked) batch, sorted. */
+void wire_series_labels(const Ember__Batch *b, size_t i, labelset *out);
+
+void wire_encode_ack(ebuf *out, uint64_t seq, Ember__Ack__Status status, const char *reason,
+                     uint64_t samples_applied);
+/* Returns the Ack (free with ember__ack__free_unpacked(a, NULL)) or NULL. */
+Ember__Ack *wire_decode_ack(const void *msg, size_t len);
+
+#endif

@@ -1,0 +1,43 @@
+/*
+ * harness.h — what integration tests need to run the real binaries: a
+ * temporary directory, free loopback ports, child processes that are always
+ * stopped (SIGTERM, then SIGKILL; they also die with the test through
+ * PR_SET_PDEATHSIG), and an HTTP client.  harness_cleanup() runs at exit
+ * even when assertions fail.
+ */
+#ifndef EMBER_TESTS_HARNESS_H
+#define EMBER_TESTS_HARNESS_H
+
+#include "common/buf.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Create the test's temporary directory (once) and return it. */
+const char *harness_tmpdir(void);
+/* A TCP port on 127.0.0.1 that was free a moment ago. */
+unsigned harness_free_port(void);
+/* Path of a built binary: $EMBER_BIN_DIR/name. */
+const char *harness_bin(const char *name, char *buf, size_t len);
+
+/* Start argv[0] with output to <tmpdir>/<name>.log; returns the pid. */
+pid_t harness_spawn(const char *name, char *const argv[]);
+/* SIGTERM and wait up to timeout_ms (then SIGKILL); returns the exit status
+ * as from waitpid, or -1. */
+int harness_stop(pid_t pid, int timeout_ms);
+bool harness_alive(pid_t pid);
+/* Run to completion, capturing stdout and stderr; returns the exit code. */
+int harness_run(char *const argv[], ebuf *output);
+/* Contents of <tmpdir>/<name>.log. */
+void harness_log(const char *name, ebuf *out);
+
+/* HTTP GET (or POST when post_body is not NULL, form-encoded).  Returns the
+ * status code, 0 when the connection failed. */
+long harness_http(const char *url, const char *post_body, ebuf *body);
+/* Poll url until it answers 200 or timeout_ms passes. */
+bool harness_wait_http(const char *url, int timeout_ms);
+
+void harness_cleanup(void);
+
+#endif
