@@ -58,7 +58,8 @@ typedef struct metric_set {
 void metric_set_init(metric_set *ms);
 void metric_set_free(metric_set *ms);
 void metric_set_clear(metric_set *ms);
-/* Set type and help of a family, adding it if new; help may be NULL. */
+/* Set type and help of a family, adding it if new; help may be NULL (which
+ * keeps any help the family already has). */
 void metric_set_meta(metric_set *ms, const char *family, metric_type type, const char *help);
 const metric_meta *metric_set_find_meta(const metric_set *ms, const char *family);
 /* Append a sample; takes ownership of *ls (sorted by this call) and leaves it empty. */

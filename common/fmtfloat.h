@@ -4,7 +4,9 @@
  * Prometheus is written in Go; users diff our output against theirs, so the
  * digits must match: the shortest representation that round-trips.
  *  - fmt_float_text: strconv.FormatFloat(v, 'g', -1, 64), with "+Inf",
- *    "-Inf", "NaN" — the exposition format and /federate.
+ *    "-Inf", "NaN" — the exposition format and /federate.  (-0 gives "-0"
+ *    here; the exposition writer, expfmt_write_sample, prints it as "0" as
+ *    prometheus/common's writeFloat does.)
  *  - fmt_float_json: the HTTP API's sample values: 'f' -1, or 'e' -1 when
  *    |v| < 1e-6 or |v| >= 1e21 (web/api/v1 marshalPointJSON), with
  *    "+Inf", "-Inf", "NaN".

@@ -2,6 +2,8 @@
 #define _XOPEN_SOURCE 700
 #include "common/fsutil.h"
 
+#include "common/mem.h"
+
 #include <errno.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -9,30 +11,41 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* One step of mkdir -p; 0 or an errno. */
+static int mkdir_one(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) == 0)
+        return S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+    if (mkdir(path, 0777) == 0) /* the umask decides, as for mkdir -p */
+        return 0;
+    int e = errno;
+    if (e == EEXIST && stat(path, &st) == 0) /* lost a race with another creator */
+        return S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+    return e;
+}
+
 int fs_mkdir_p(const char *path)
 {
-    char buf[4096];
-    size_t n = strlen(path);
-    if (n == 0 || n >= sizeof buf) {
-        errno = ENAMETOOLONG;
+    if (path[0] == '\0') {
+        errno = ENOENT;
         return -1;
     }
-    memcpy(buf, path, n + 1);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
+    char *p = em_strdup(path);
+    int rc = 0;
+    for (char *s = p + 1;; s++) {
+        if (*s != '/' && *s != '\0')
             continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
+        char c = *s;
+        *s = '\0';
+        rc = mkdir_one(p);
+        *s = c;
+        if (rc != 0 || c == '\0')
+            break;
     }
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-        return -1;
-    struct stat st;
-    if (stat(buf, &st) != 0)
-        return -1;
-    if (!S_ISDIR(st.st_mode)) {
-        errno = ENOTDIR;
+    free(p);
+    if (rc != 0) {
+        errno = rc;
         return -1;
     }
     return 0;

@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-/* mkdir -p with mode 0755; returns 0 or -1 with errno set. */
+/* mkdir -p (mode 0777 less the umask); returns 0 or -1 with errno set. */
 int fs_mkdir_p(const char *path);
 /* rm -rf (does not follow symlinks); returns 0 or -1. */
 int fs_rmtree(const char *path);

@@ -21,6 +21,8 @@ void log_at(log_level l, const char *msg, const char *kvfmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Quote s for logfmt into buf ("..." with \" and \\ escaped); returns buf. */
 const char *log_quote(char *buf, size_t len, const char *s);
+/* Send log lines to fd instead of stderr (tests, daemons that log to a file). */
+void log_set_output_fd(int fd);
 
 #define log_debug(...) log_at(LOG_DEBUG, __VA_ARGS__)
 #define log_info(...) log_at(LOG_INFO, __VA_ARGS__)

@@ -72,6 +72,22 @@ int opts_load(const opt_program *prog, const opt_spec *specs, size_t nspecs, int
 /* Free strings, lists and label sets that opts_load allocated into targets. */
 void opts_free(const opt_spec *specs, size_t nspecs);
 
+/*
+ * Sizes are base 2, as Prometheus's units.Base2Bytes: K (or k), KB and KiB
+ * all mean 1024, and likewise M, G, T, P, E; "B" or no suffix is bytes.  A
+ * fraction needs a prefix ("1.5GiB") and is truncated to whole bytes.
+ */
 bool parse_bytes(const char *s, int64_t *out); /* "512MiB", "1GB", "1k", "4096" */
+
+/* The --help text, appended to out (opts_load prints exactly this). */
+void opts_usage(const opt_program *prog, const opt_spec *specs, size_t nspecs, ebuf *out);
+/*
+ * Apply YAML text (name is used in error messages) on top of the current
+ * targets: no defaults, no flags, no directory or file checks.  Targets
+ * must be zeroed or hold values from opts_load / an earlier call; replaced
+ * values are freed.  For tests and fuzzing; returns OPTS_OK or OPTS_ERROR.
+ */
+int opts_load_yaml_buffer(const opt_spec *specs, size_t nspecs, const char *name, const char *buf,
+                          size_t len, char *err, size_t errlen);
 
 #endif

@@ -45,4 +45,22 @@ void promql_selector_free(promql_selector *s);
 int promql_eval_selector(const query_storage *st, const promql_selector *s, int64_t t,
                          int64_t lookback_ms, qseries_set *out, char *err, size_t errlen);
 
+/*
+ * The error text for input that is valid PromQL (a function call, an
+ * operator, a range, a literal) which this first cut cannot evaluate yet,
+ * as distinct from a syntax error: "1:5: parse error: " PROMQL_ERR_UNSUPPORTED.
+ */
+#define PROMQL_ERR_UNSUPPORTED "only instant vector selectors are supported so far"
+bool promql_error_is_unsupported(const promql_error *err);
+
+/*
+ * Canonical PromQL for a selector, as Prometheus's String(): the metric
+ * name outside the braces when there is exactly one __name__ matcher, it is
+ * an equality and its value can be written bare; the other matchers sorted
+ * as strings and joined by ","; values quoted like Go's strconv.Quote.
+ * Examples: foo, foo{a="b",c=~"d"}, {__name__=~"x.*"}.  Parsing the output
+ * gives the same matchers back.
+ */
+void promql_selector_format(ebuf *out, const promql_selector *s);
+
 #endif

@@ -37,4 +37,17 @@ typedef struct scrape_target {
 int collect_scrape(metric_set *out, const scrape_target *target, const char *instance,
                    int64_t timeout_ms, char *err, size_t errlen);
 
+/* A decoded response body larger than this fails the scrape. */
+#define COLLECT_SCRAPE_BODY_MAX ((size_t)64 << 20)
+
+/*
+ * libcurl's process-wide state, which curl_global_init sets up and is not
+ * safe to race: call collect_scrape_init once before any thread scrapes (the
+ * agent's main, at start) and collect_scrape_cleanup once after the last
+ * scrape.  collect_scrape treats timeout_ms <= 0 as Prometheus's default
+ * scrape_timeout, 10 s.
+ */
+int collect_scrape_init(char *err, size_t errlen);
+void collect_scrape_cleanup(void);
+
 #endif
