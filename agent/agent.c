@@ -37,9 +37,9 @@ typedef int (*host_collector)(metric_set *, const char *, char *, size_t);
 
 static void run_host(metric_set *out, const char *name, host_collector fn, const char *root)
 {
-    char err[256];
+    char err[256], q[300];
     if (fn(out, root, err, sizeof err) != 0)
-        log_warn("collector failed", "collector=%s err=\"%s\"", name, err);
+        log_warn("collector failed", "collector=%s err=%s", name, log_quote(q, sizeof q, err));
 }
 
 void agent_collect(const agent_config *cfg, metric_set *out)
@@ -54,12 +54,12 @@ void agent_collect(const agent_config *cfg, metric_set *out)
         run_host(out, "loadavg", collect_loadavg, cfg->root);
     label_samples(out, from, cfg, ts, true);
     for (size_t i = 0; i < cfg->ntargets; i++) {
-        char err[512];
+        char err[512], q[600];
         from = out->n;
         if (collect_scrape(out, &cfg->targets[i], cfg->instance, cfg->scrape_timeout_ms, err,
                            sizeof err) != 0)
-            log_warn("scrape failed", "job=%s url=%s err=\"%s\"", cfg->targets[i].job,
-                     cfg->targets[i].url, err);
+            log_warn("scrape failed", "job=%s url=%s err=%s", cfg->targets[i].job,
+                     cfg->targets[i].url, log_quote(q, sizeof q, err));
         label_samples(out, from, cfg, ts, false);
     }
 }

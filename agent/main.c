@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/options.h"
+#include "common/runtime.h"
 #include "common/procstats.h"
 #include "proto/wire.h"
 
@@ -44,11 +45,10 @@ static settings cfg;
 static const opt_spec specs[] = {
     {"aggregator", OPT_STRING, &cfg.aggregator, "tcp://127.0.0.1:7070",
      "nng address of the aggregator's ingest endpoint", "URL"},
-    {"scrape", OPT_STRLIST, &cfg.scrape, NULL,
-     "a local /metrics endpoint to scrape (repeatable)", "[JOB=]URL"},
+    {"scrape", OPT_STRLIST, &cfg.scrape, NULL, "a local /metrics endpoint to scrape (repeatable)",
+     "[JOB=]URL"},
     {"interval", OPT_DURATION, &cfg.interval_ms, "15s", "collection interval", "DUR"},
-    {"scrape-timeout", OPT_DURATION, &cfg.scrape_timeout_ms, "10s", "timeout of one scrape",
-     "DUR"},
+    {"scrape-timeout", OPT_DURATION, &cfg.scrape_timeout_ms, "10s", "timeout of one scrape", "DUR"},
     {"send-timeout", OPT_DURATION, &cfg.send_timeout_ms, "10s",
      "how long to wait for the aggregator's Ack", "DUR"},
     {"queue.max-batches", OPT_INT, &cfg.queue_max, "240",
@@ -57,13 +57,11 @@ static const opt_spec specs[] = {
      "print one collection in text exposition format and exit", NULL},
     {"instance", OPT_STRING, &cfg.instance, NULL, "instance label (default: the host name)",
      "NAME"},
-    {"agent-id", OPT_STRING, &cfg.agent_id, NULL, "agent identity (default: the instance)",
-     "ID"},
+    {"agent-id", OPT_STRING, &cfg.agent_id, NULL, "agent identity (default: the instance)", "ID"},
     {"labels", OPT_LABELS, &cfg.labels, NULL, "static label added to every series (repeatable)",
      "NAME=VALUE"},
     {"data-dir", OPT_DIR, &cfg.data_dir, "data/agent", "directory for the agent's state", "DIR"},
-    {"path.rootfs", OPT_STRING, &cfg.root, "/", "root of /proc and /sys (for containers)",
-     "DIR"},
+    {"path.rootfs", OPT_STRING, &cfg.root, "/", "root of /proc and /sys (for containers)", "DIR"},
     {"collector.cpu", OPT_BOOL, &cfg.cpu, "true", "collect node_cpu_seconds_total", NULL},
     {"collector.meminfo", OPT_BOOL, &cfg.meminfo, "true", "collect node_memory_*_bytes", NULL},
     {"collector.loadavg", OPT_BOOL, &cfg.loadavg, "true", "collect node_load1/5/15", NULL},
@@ -100,8 +98,7 @@ static void self_metrics(sender *snd, int64_t collect_ms, metric_set *ms)
     metric_set_addl(ms, "ember_agent_queued_batches", (double)st.queued, NULL);
     metric_set_meta(ms, "ember_agent_collect_duration_seconds", METRIC_GAUGE,
                     "Duration of the previous collection round.");
-    metric_set_addl(ms, "ember_agent_collect_duration_seconds", (double)collect_ms / 1000.0,
-                    NULL);
+    metric_set_addl(ms, "ember_agent_collect_duration_seconds", (double)collect_ms / 1000.0, NULL);
     procstats_collect(ms);
 }
 
@@ -117,16 +114,16 @@ static void sleep_until(int64_t deadline)
 
 static int run_loop(const agent_config *ac)
 {
-    char err[512];
+    char err[512], q[600];
     uint64_t seq;
     if (seq_load(cfg.data_dir, &seq, err, sizeof err) != 0) {
-        log_error("cannot load state", "err=\"%s\"", err);
+        log_error("cannot load state", "err=%s", log_quote(q, sizeof q, err));
         return 1;
     }
     sender *snd;
     if (sender_open(cfg.aggregator, ac->agent_id, ac->static_labels, cfg.send_timeout_ms,
                     (size_t)cfg.queue_max, &snd, err, sizeof err) != 0) {
-        log_error("cannot start sender", "err=\"%s\"", err);
+        log_error("cannot start sender", "err=%s", log_quote(q, sizeof q, err));
         return 1;
     }
     log_info("agent started", "agent_id=%s aggregator=%s interval_ms=%lld targets=%zu",
@@ -141,7 +138,7 @@ static int run_loop(const agent_config *ac)
         self_metrics(snd, collect_ms, &ms);
         collect_ms = mono_ms() - start;
         if (seq_store(cfg.data_dir, seq + 1, err, sizeof err) != 0) {
-            log_error("cannot persist batch seq", "err=\"%s\"", err);
+            log_error("cannot persist batch seq", "err=%s", log_quote(q, sizeof q, err));
             metric_set_free(&ms);
             rc = 1;
             break;
@@ -228,21 +225,10 @@ static int run(void)
 
 int main(int argc, char **argv)
 {
+    int rc = runtime_start(&program, specs, NSPECS, argc, argv);
+    if (rc != RUNTIME_CONTINUE)
+        return rc;
     char err[512];
-    int rc = opts_load(&program, specs, NSPECS, argc, argv, err, sizeof err);
-    if (rc == OPTS_EXIT)
-        return 0;
-    if (rc == OPTS_ERROR) {
-        fprintf(stderr, "ember-agent: %s\n", err);
-        return 2;
-    }
-    log_level lvl;
-    if (!log_parse_level(cfg.log_level, &lvl)) {
-        fprintf(stderr, "ember-agent: --log.level: unknown level \"%s\"\n", cfg.log_level);
-        opts_free(specs, NSPECS);
-        return 2;
-    }
-    log_set_level(lvl);
     if (cfg.interval_ms <= 0) {
         fprintf(stderr, "ember-agent: --interval must be positive\n");
         opts_free(specs, NSPECS);

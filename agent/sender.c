@@ -139,21 +139,22 @@ static bool send_hello(sender *s)
 static bool send_head(sender *s)
 {
     queued *e = &s->q[s->head];
+    char q[300];
     Ember__Ack *ack = exchange(s, e->data, e->len);
     bool done = false;
     if (!ack) {
         /* unreachable or timed out: keep it, resend with the same seq */
     } else if (ack->status == EMBER__ACK__STATUS__REJECTED) {
-        log_error("batch rejected by aggregator", "seq=%llu reason=\"%s\"",
-                  (unsigned long long)e->seq, ack->reason);
+        log_error("batch rejected by aggregator", "seq=%llu reason=%s", (unsigned long long)e->seq,
+                  log_quote(q, sizeof q, ack->reason));
         s->stats.rejected++;
         done = true;
     } else if (ack->status == EMBER__ACK__STATUS__OK && ack->seq == e->seq) {
         s->stats.acked++;
         done = true;
     } else {
-        log_warn("batch not committed, will retry", "seq=%llu reason=\"%s\"",
-                 (unsigned long long)e->seq, ack->reason);
+        log_warn("batch not committed, will retry", "seq=%llu reason=%s",
+                 (unsigned long long)e->seq, log_quote(q, sizeof q, ack->reason));
     }
     if (ack)
         ember__ack__free_unpacked(ack, NULL);

@@ -55,11 +55,11 @@ static void handle_batch(ingest *in, const Ember__Batch *b, ebuf *out)
     }
     labels_free(&ls);
     bool dup = false;
-    char err[256];
+    char err[256], q[300];
     if (tsdb_commit(app, b->agent_id, b->seq, &dup, err, sizeof err) != 0) {
         atomic_fetch_add(&in->batches_failed, 1);
-        log_error("batch commit failed", "agent=%s seq=%llu err=\"%s\"", b->agent_id,
-                  (unsigned long long)b->seq, err);
+        log_error("batch commit failed", "agent=%s seq=%llu err=%s", b->agent_id,
+                  (unsigned long long)b->seq, log_quote(q, sizeof q, err));
         reply(out, b->seq, EMBER__ACK__STATUS__RETRY, err, 0);
     } else if (dup) {
         atomic_fetch_add(&in->batches_duplicate, 1);
@@ -75,12 +75,12 @@ static void handle_batch(ingest *in, const Ember__Batch *b, ebuf *out)
 
 static void handle_message(ingest *in, const void *data, size_t len, ebuf *out)
 {
-    char err[256];
+    char err[256], q[300];
     atomic_fetch_add(&in->bytes, len);
     Ember__Envelope *env = wire_decode_envelope(data, len, err, sizeof err);
     if (!env) {
         atomic_fetch_add(&in->batches_rejected, 1);
-        log_warn("rejected message", "bytes=%zu err=\"%s\"", len, err);
+        log_warn("rejected message", "bytes=%zu err=%s", len, log_quote(q, sizeof q, err));
         reply(out, 0, EMBER__ACK__STATUS__REJECTED, err, 0);
         return;
     }

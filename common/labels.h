@@ -31,7 +31,7 @@ typedef struct labelset {
 
 void labels_init(labelset *ls);
 void labels_free(labelset *ls);
-void labels_clear(labelset *ls); /* n = 0, keeps memory */
+void labels_clear(labelset *ls);                      /* n = 0, keeps memory */
 void labels_copy(labelset *dst, const labelset *src); /* dst uninitialised */
 
 /* Append without checking for duplicates (parsers use this, then validate). */

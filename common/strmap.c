@@ -50,9 +50,9 @@ bool strmap_get(const strmap *m, const void *key, size_t klen, uint64_t *value)
     return true;
 }
 
-static void grow(strmap *m)
+/* Move every entry into a fresh table of ncap slots. */
+static void rehash(strmap *m, size_t ncap)
 {
-    size_t ncap = m->cap * 2;
     strmap_entry *ns = em_calloc(ncap, sizeof(strmap_entry));
     for (size_t i = 0; i < m->cap; i++) {
         strmap_entry *e = &m->slots[i];
@@ -68,7 +68,7 @@ void strmap_put(strmap *m, const void *key, size_t klen, uint64_t value)
 {
     /* Keep the load factor under 3/4 so probes stay short. */
     if ((m->len + 1) * 4 > m->cap * 3)
-        grow(m);
+        rehash(m, m->cap * 2);
     uint64_t h = key_hash(key, klen);
     strmap_entry *e = find_slot(m->slots, m->cap, key, klen, h);
     if (!e->key) {
@@ -79,4 +79,13 @@ void strmap_put(strmap *m, const void *key, size_t klen, uint64_t value)
         m->len++;
     }
     e->value = value;
+}
+
+void strmap_reserve(strmap *m, size_t n)
+{
+    size_t ncap = m->cap;
+    while (n * 4 > ncap * 3)
+        ncap *= 2;
+    if (ncap != m->cap)
+        rehash(m, ncap);
 }

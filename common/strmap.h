@@ -26,9 +26,16 @@ typedef struct strmap {
 } strmap;
 
 void strmap_init(strmap *m);
+/* Leaves m zeroed; freeing a zeroed map is a no-op. */
 void strmap_free(strmap *m);
 bool strmap_get(const strmap *m, const void *key, size_t klen, uint64_t *value);
 /* Insert or overwrite. */
 void strmap_put(strmap *m, const void *key, size_t klen, uint64_t value);
+/*
+ * Make room for n keys in all: a put never grows the table while the map
+ * holds fewer than n keys.  Reserving more than will be put keeps the
+ * table sparse, which shortens the probes of lookups that miss.
+ */
+void strmap_reserve(strmap *m, size_t n);
 
 #endif

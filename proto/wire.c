@@ -289,9 +289,7 @@ Ember__Envelope *wire_decode_envelope(const void *msg, size_t len, char *err, si
             ok = false;
         }
         break;
-    default:
-        snprintf(err, errlen, "envelope has no body");
-        ok = false;
+    default: snprintf(err, errlen, "envelope has no body"); ok = false;
     }
     if (!ok) {
         wire_envelope_free(env);

@@ -16,11 +16,10 @@
 #include "common/etime.h"
 #include "common/log.h"
 #include "common/options.h"
+#include "common/runtime.h"
 #include "simulators/gpusim.h"
 #include "simulators/simhttp.h"
 
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -60,7 +59,7 @@ static void catch_up(sim_clock *c, int64_t now)
         gpusim_step(c->sim, dt);
 }
 
-/* Runs under simhttp's mutex, so the model is never touched concurrently. */
+/* Runs under the server's mutex, so the model is never touched concurrently. */
 static void render_metrics(ebuf *out, void *ctx)
 {
     sim_clock *c = ctx;
@@ -84,42 +83,23 @@ static int check_settings(const settings *s, char *err, size_t errlen)
     return -1;
 }
 
-/* Block the stop signals in every thread (MHD's inherit the mask) so that
- * main can take them synchronously with sigwait. */
-static void block_stop_signals(sigset_t *set)
-{
-    sigemptyset(set);
-    sigaddset(set, SIGINT);
-    sigaddset(set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, set, NULL);
-}
-
-static void wait_for_stop_signal(const sigset_t *set)
-{
-    int sig = 0;
-    while (sigwait(set, &sig) != 0)
-        ;
-    log_info("shutting down", "signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
-}
-
 static int serve(const settings *s, sim_clock *clock)
 {
     char err[512], quoted[600], dur[32];
-    sigset_t stop;
-    block_stop_signals(&stop);
-    simhttp *h = simhttp_new();
-    simhttp_metrics(h, "/metrics", render_metrics, clock);
-    if (simhttp_start(h, s->listen, err, sizeof err) != 0) {
+    runtime_block_stop_signals();
+    simhttp sh;
+    simhttp_init(&sh, render_metrics, clock);
+    if (httpd_start(sh.server, s->listen, err, sizeof err) != 0) {
         log_error("cannot serve", "err=%s", log_quote(quoted, sizeof quoted, err));
-        simhttp_free(h);
+        simhttp_free(&sh);
         return 1;
     }
     format_duration_ms(dur, sizeof dur, s->interval_ms);
     log_info("listening", "addr=%s port=%u model=%s nodes=%lld gpus=%lld seed=%lld interval=%s",
-             s->listen, simhttp_port(h), s->model, (long long)s->nodes, (long long)s->gpus,
+             s->listen, httpd_port(sh.server), s->model, (long long)s->nodes, (long long)s->gpus,
              (long long)s->seed, dur);
-    wait_for_stop_signal(&stop);
-    simhttp_free(h);
+    runtime_wait_stop();
+    simhttp_free(&sh);
     log_info("stopped", "addr=%s", s->listen);
     return 0;
 }
@@ -140,21 +120,10 @@ int main(int argc, char **argv)
     };
     size_t nspecs = sizeof specs / sizeof specs[0];
     opt_program prog = {"ember-gpusim", EMBER_VERSION, "Simulated NVIDIA GPUs on /metrics."};
+    int rc = runtime_start(&prog, specs, nspecs, argc, argv);
+    if (rc != RUNTIME_CONTINUE)
+        return rc;
     char err[512];
-    int rc = opts_load(&prog, specs, nspecs, argc, argv, err, sizeof err);
-    if (rc != OPTS_OK) {
-        if (rc == OPTS_ERROR)
-            fprintf(stderr, "ember-gpusim: %s\n", err);
-        opts_free(specs, nspecs);
-        return rc == OPTS_EXIT ? 0 : 2;
-    }
-    log_level level;
-    if (!log_parse_level(s.log_level, &level)) {
-        fprintf(stderr, "ember-gpusim: --log.level: unknown \"%s\"\n", s.log_level);
-        opts_free(specs, nspecs);
-        return 2;
-    }
-    log_set_level(level);
     if (check_settings(&s, err, sizeof err) != 0) {
         fprintf(stderr, "ember-gpusim: %s\n", err);
         opts_free(specs, nspecs);

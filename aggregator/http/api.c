@@ -6,7 +6,6 @@
  */
 #include "aggregator/http/api.h"
 
-#include "aggregator/aggregator.h"
 #include "aggregator/http/params.h"
 #include "common/etime.h"
 #include "common/expfmt.h"
@@ -19,10 +18,15 @@
 #include <stdio.h>
 #include <string.h>
 
-static void api_error(http_response *resp, int status, const char *type, const char *msg)
+#define API_MAX_BODY (64u << 20)
+#define API_THREADS 2
+#define API_MAX_CONNECTIONS 1024
+#define API_TIMEOUT_S 60
+
+static void api_error(httpd_response *resp, int status, const char *type, const char *msg)
 {
     resp->status = status;
-    resp->content_type = "application/json";
+    resp->content_type = HTTPD_CONTENT_TYPE_JSON;
     ebuf_reset(&resp->body);
     ebuf_printf(&resp->body, "{\"status\":\"error\",\"errorType\":\"%s\",\"error\":", type);
     json_string(&resp->body, msg);
@@ -73,13 +77,13 @@ static void json_vector(ebuf *out, const qseries_set *result)
     ebuf_puts(out, "]}}");
 }
 
-static void handle_query(void *ctx, const http_request *req, http_response *resp)
+static void handle_query(void *ctx, const httpd_request *req, httpd_response *resp)
 {
     aggregator *agg = ctx;
     char err[512];
     atomic_fetch_add(&agg->queries, 1);
     int64_t t = now_ms();
-    const char *ts = http_param_get(req, "time");
+    const char *ts = httpd_param_get(req, "time");
     if (ts && ts[0] && !api_parse_time(ts, &t, err, sizeof err)) {
         char msg[600];
         snprintf(msg, sizeof msg, "invalid parameter \"time\": %s", err);
@@ -87,7 +91,7 @@ static void handle_query(void *ctx, const http_request *req, http_response *resp
         api_error(resp, 400, "bad_data", msg);
         return;
     }
-    const char *q = http_param_get(req, "query");
+    const char *q = httpd_param_get(req, "query");
     promql_selector sel;
     promql_error perr;
     if (promql_parse_selector(q ? q : "", &sel, &perr) != 0) {
@@ -104,31 +108,33 @@ static void handle_query(void *ctx, const http_request *req, http_response *resp
         atomic_fetch_add(&agg->query_errors, 1);
         api_error(resp, 422, "execution", err);
     } else {
+        resp->content_type = HTTPD_CONTENT_TYPE_JSON;
         json_vector(&resp->body, &result);
     }
     qseries_set_free(&result);
     promql_selector_free(&sel);
 }
 
-static void handle_buildinfo(void *ctx, const http_request *req, http_response *resp)
+static void handle_buildinfo(void *ctx, const httpd_request *req, httpd_response *resp)
 {
+    resp->content_type = HTTPD_CONTENT_TYPE_JSON;
     ebuf_puts(&resp->body, "{\"status\":\"success\",\"data\":{\"version\":\"" EMBER_VERSION
                            "\",\"revision\":\"\",\"branch\":\"\",\"buildUser\":\"\","
                            "\"buildDate\":\"\",\"goVersion\":\"ember (C11)\"}}");
 }
 
-static void text_reply(http_response *resp, const char *body)
+static void text_reply(httpd_response *resp, const char *body)
 {
-    resp->content_type = "text/plain; charset=utf-8";
+    resp->content_type = HTTPD_CONTENT_TYPE_TEXT;
     ebuf_puts(&resp->body, body);
 }
 
-static void handle_healthy(void *ctx, const http_request *req, http_response *resp)
+static void handle_healthy(void *ctx, const httpd_request *req, httpd_response *resp)
 {
     text_reply(resp, "Ember aggregator is Healthy.\n");
 }
 
-static void handle_ready(void *ctx, const http_request *req, http_response *resp)
+static void handle_ready(void *ctx, const httpd_request *req, httpd_response *resp)
 {
     text_reply(resp, "Ember aggregator is Ready.\n");
 }
@@ -163,34 +169,50 @@ static void self_metrics(aggregator *agg, metric_set *ms)
                 (double)atomic_load(&agg->query_errors));
     metric_set_meta(ms, "ember_tsdb_series", METRIC_GAUGE, "Series in the store.");
     metric_set_addl(ms, "ember_tsdb_series", (double)ts.series, NULL);
-    add_counter(ms, "ember_tsdb_commits_total", "Atomic commits to the store.",
-                (double)ts.commits);
+    add_counter(ms, "ember_tsdb_commits_total", "Atomic commits to the store.", (double)ts.commits);
     metric_set_meta(ms, "ember_tsdb_disk_bytes", METRIC_GAUGE,
                     "Bytes used by the store (SST files and memtables).");
     metric_set_addl(ms, "ember_tsdb_disk_bytes", (double)ts.disk_bytes, NULL);
     procstats_collect(ms);
 }
 
-static void handle_metrics(void *ctx, const http_request *req, http_response *resp)
+static void handle_metrics(void *ctx, const httpd_request *req, httpd_response *resp)
 {
     metric_set ms;
     metric_set_init(&ms);
     self_metrics(ctx, &ms);
-    resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+    resp->content_type = HTTPD_CONTENT_TYPE_METRICS;
     expfmt_write(&resp->body, &ms);
     metric_set_free(&ms);
 }
 
-static const http_route routes[] = {
-    {"/api/v1/query", handle_query, true},
-    {"/api/v1/status/buildinfo", handle_buildinfo, false},
-    {"/metrics", handle_metrics, false},
-    {"/-/healthy", handle_healthy, false},
-    {"/-/ready", handle_ready, false},
+/* Errors the server answers itself (405, 413, 400) in Prometheus's envelope. */
+static void server_error(httpd_response *resp, int status, const char *msg)
+{
+    api_error(resp, status, "bad_data", msg);
+}
+
+static const struct {
+    const char *methods;
+    const char *path;
+    httpd_handler fn;
+} routes[] = {
+    {"GET,POST", "/api/v1/query", handle_query},
+    {"GET", "/api/v1/status/buildinfo", handle_buildinfo},
+    {"GET", "/metrics", handle_metrics},
+    {"GET", "/-/healthy", handle_healthy},
+    {"GET", "/-/ready", handle_ready},
 };
 
-const http_route *api_routes(size_t *n)
+httpd *api_server_new(aggregator *agg)
 {
-    *n = sizeof routes / sizeof routes[0];
-    return routes;
+    httpd_options o = {.max_body = API_MAX_BODY,
+                       .threads = API_THREADS,
+                       .max_connections = API_MAX_CONNECTIONS,
+                       .timeout_s = API_TIMEOUT_S,
+                       .error = server_error};
+    httpd *h = httpd_new(&o);
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
+        httpd_route(h, routes[i].methods, routes[i].path, routes[i].fn, agg);
+    return h;
 }

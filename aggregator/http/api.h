@@ -7,11 +7,15 @@
 #ifndef EMBER_AGGREGATOR_HTTP_API_H
 #define EMBER_AGGREGATOR_HTTP_API_H
 
-#include "aggregator/http/server.h"
+#include "aggregator/aggregator.h"
+#include "common/httpd.h"
 
-#include <stddef.h>
-
-/* The route table; handlers expect an aggregator * as their context. */
-const http_route *api_routes(size_t *n);
+/*
+ * A server (not yet started) with the API's routes and settings: a pool of
+ * two threads (the handlers are thread-safe), 64 MiB bodies, and
+ * Prometheus's JSON error envelope for 400/405/413.  Handlers read agg,
+ * which must outlive the server.
+ */
+httpd *api_server_new(aggregator *agg);
 
 #endif

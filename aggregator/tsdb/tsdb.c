@@ -268,8 +268,8 @@ static void stage_samples(tsdb_appender *a, rocksdb_writebatch_t *wb, strmap *fr
     ebuf_init(&key);
     for (size_t i = 0; i < a->n; i++) {
         staged_sample *s = &a->v[i];
-        uint64_t id = resolve_series(a->db, fresh, next_id, a->keys.data + s->key_off,
-                                     s->key_len, wb, &scratch);
+        uint64_t id = resolve_series(a->db, fresh, next_id, a->keys.data + s->key_off, s->key_len,
+                                     wb, &scratch);
         key_with_id(&key, KEY_SAMPLE, id);
         ebuf_put_be64(&key, ts_to_key(s->ts));
         uint64_t bits;

@@ -4,7 +4,7 @@
  * before it, a time string after it.
  */
 #include "aggregator/http/params.h"
-#include "aggregator/http/server.h"
+#include "common/httpd.h"
 #include "common/mem.h"
 
 #include <stdint.h>
@@ -17,13 +17,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *s = (const char *)data;
     size_t form_len = strnlen(s, size);
-    http_request r = {0};
-    http_parse_form(&r, s, form_len);
-    for (size_t i = 0; i < r.nparams; i++) {
-        free(r.params[i].name);
-        free(r.params[i].value);
-    }
-    free(r.params);
+    httpd_request r = {0};
+    httpd_parse_form(&r, s, form_len);
+    httpd_params_free(&r);
     if (form_len < size) {
         char *t = em_strndup(s + form_len + 1, size - form_len - 1);
         int64_t ms;

@@ -81,10 +81,9 @@ static void expect_config_error(const char *binary, const char *yaml, const char
 static void test_config_errors_name_file_line_and_reason(void **state)
 {
     expect_config_error("ember-agent", "interval: 15s\nintervall: 10s\n", "intervall", ":2:");
-    expect_config_error("ember-agent", "aggregator: tcp://127.0.0.1:7070\ninterval: 15x\n",
-                        "15x", ":2:");
-    expect_config_error("ember-aggregator", "http-listen:\n  - a\n  - b\n",
-                        "http-listen", ":");
+    expect_config_error("ember-agent", "aggregator: tcp://127.0.0.1:7070\ninterval: 15x\n", "15x",
+                        ":2:");
+    expect_config_error("ember-aggregator", "http-listen:\n  - a\n  - b\n", "http-listen", ":");
     expect_config_error("ember-aggregator", "data-dir: /proc/ember-cannot-be-here\n",
                         "/proc/ember-cannot-be-here", ":1:");
     expect_config_error("ember-gpusim", "gpus: eight\n", "eight", ":1:");
@@ -115,8 +114,14 @@ static void test_busy_port_is_a_clear_error(void **state)
     snprintf(http, sizeof http, "127.0.0.1:%u", ntohs(a.sin_port));
     snprintf(ingest, sizeof ingest, "tcp://127.0.0.1:%u", harness_free_port());
     snprintf(dir, sizeof dir, "%s/busy", harness_tmpdir());
-    char *argv[] = {(char *)harness_bin("ember-aggregator", bin, sizeof bin), "--data-dir", dir,
-                    "--http-listen", http, "--ingest-listen", ingest, NULL};
+    char *argv[] = {(char *)harness_bin("ember-aggregator", bin, sizeof bin),
+                    "--data-dir",
+                    dir,
+                    "--http-listen",
+                    http,
+                    "--ingest-listen",
+                    ingest,
+                    NULL};
     ebuf out;
     ebuf_init(&out);
     assert_int_not_equal(run(&out, argv), 0);
@@ -130,8 +135,15 @@ static void test_agent_once_prints_exposition(void **state)
 {
     char bin[512], dir[512];
     snprintf(dir, sizeof dir, "%s/once", harness_tmpdir());
-    char *argv[] = {(char *)harness_bin("ember-agent", bin, sizeof bin), "--once", "--instance",
-                    "node-x", "--data-dir", dir, "--labels", "cluster=c1", NULL};
+    char *argv[] = {(char *)harness_bin("ember-agent", bin, sizeof bin),
+                    "--once",
+                    "--instance",
+                    "node-x",
+                    "--data-dir",
+                    dir,
+                    "--labels",
+                    "cluster=c1",
+                    NULL};
     ebuf out;
     ebuf_init(&out);
     assert_int_equal(run(&out, argv), 0);

@@ -35,9 +35,16 @@ static pid_t start_aggregator(void)
     char bin[512], http[64], ingest[64];
     snprintf(http, sizeof http, "127.0.0.1:%u", S.api_port);
     snprintf(ingest, sizeof ingest, "tcp://127.0.0.1:%u", S.ingest_port);
-    char *argv[] = {(char *)harness_bin("ember-aggregator", bin, sizeof bin), "--data-dir",
-                    S.data_dir, "--http-listen", http, "--ingest-listen", ingest, "--log.level",
-                    "debug", NULL};
+    char *argv[] = {(char *)harness_bin("ember-aggregator", bin, sizeof bin),
+                    "--data-dir",
+                    S.data_dir,
+                    "--http-listen",
+                    http,
+                    "--ingest-listen",
+                    ingest,
+                    "--log.level",
+                    "debug",
+                    NULL};
     pid_t pid = harness_spawn("aggregator", argv);
     char url[128];
     snprintf(url, sizeof url, "http://127.0.0.1:%u/-/ready", S.api_port);
@@ -58,8 +65,14 @@ static int stack_up(void **state)
 
     char bin[512], listen[64], url[128];
     snprintf(listen, sizeof listen, "127.0.0.1:%u", S.gpusim_port);
-    char *gargv[] = {(char *)harness_bin("ember-gpusim", bin, sizeof bin), "--listen", listen,
-                     "--gpus", "8", "--seed", "42", NULL};
+    char *gargv[] = {(char *)harness_bin("ember-gpusim", bin, sizeof bin),
+                     "--listen",
+                     listen,
+                     "--gpus",
+                     "8",
+                     "--seed",
+                     "42",
+                     NULL};
     S.gpusim = harness_spawn("gpusim", gargv);
     snprintf(url, sizeof url, "http://127.0.0.1:%u/metrics", S.gpusim_port);
     if (!harness_wait_http(url, 20000))
@@ -69,9 +82,20 @@ static int stack_up(void **state)
     snprintf(agg, sizeof agg, "tcp://127.0.0.1:%u", S.ingest_port);
     snprintf(scrape, sizeof scrape, "gpusim=http://127.0.0.1:%u/metrics", S.gpusim_port);
     snprintf(agent_dir, sizeof agent_dir, "%s/agent", harness_tmpdir());
-    char *aargv[] = {(char *)harness_bin("ember-agent", bin, sizeof bin), "--aggregator", agg,
-                     "--scrape", scrape, "--interval", "1s", "--data-dir", agent_dir,
-                     "--instance", "node-a", "--labels", "role=gpu-node", NULL};
+    char *aargv[] = {(char *)harness_bin("ember-agent", bin, sizeof bin),
+                     "--aggregator",
+                     agg,
+                     "--scrape",
+                     scrape,
+                     "--interval",
+                     "1s",
+                     "--data-dir",
+                     agent_dir,
+                     "--instance",
+                     "node-a",
+                     "--labels",
+                     "role=gpu-node",
+                     NULL};
     S.agent = harness_spawn("agent", aargv);
     return 0;
 }
@@ -152,8 +176,8 @@ static void test_host_series_and_matchers(void **state)
     assert_true(wait_result("node_cpu_seconds_total%7Bmode%3D%22idle%22%7D", &body, 10000));
     assert_null(strstr(body.data, "\"mode\":\"user\""));
     /* regex, negative regex, not-equal */
-    assert_true(wait_result("gpu_temperature_celsius%7Bgpu_id%3D~%22gpu%5B0-1%5D%22%7D", &body,
-                            10000));
+    assert_true(
+        wait_result("gpu_temperature_celsius%7Bgpu_id%3D~%22gpu%5B0-1%5D%22%7D", &body, 10000));
     assert_non_null(strstr(body.data, "\"gpu_id\":\"gpu0\""));
     assert_non_null(strstr(body.data, "\"gpu_id\":\"gpu1\""));
     assert_null(strstr(body.data, "\"gpu_id\":\"gpu2\""));

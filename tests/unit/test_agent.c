@@ -25,15 +25,13 @@ static void test_scrape_target_specs(void **state)
 {
     scrape_target t;
     char err[256];
-    assert_int_equal(scrape_target_parse("gpusim=http://127.0.0.1:9400/metrics", &t, err,
-                                         sizeof err),
-                     0);
+    assert_int_equal(
+        scrape_target_parse("gpusim=http://127.0.0.1:9400/metrics", &t, err, sizeof err), 0);
     assert_string_equal(t.job, "gpusim");
     assert_string_equal(t.url, "http://127.0.0.1:9400/metrics");
     scrape_target_free(&t);
-    assert_int_equal(scrape_target_parse("http://localhost:8000/metrics?x=a=b", &t, err,
-                                         sizeof err),
-                     0);
+    assert_int_equal(
+        scrape_target_parse("http://localhost:8000/metrics?x=a=b", &t, err, sizeof err), 0);
     assert_string_equal(t.job, "localhost:8000");
     assert_string_equal(t.url, "http://localhost:8000/metrics?x=a=b");
     scrape_target_free(&t);
@@ -139,9 +137,9 @@ static void test_sender_in_order_with_retry_and_reject(void **state)
     flush_args f = {.s = s};
     nng_thread *th;
     nng_thread_create(&th, flush_thread, &f);
-    assert_int_equal(rep_answer(&a, 0), 0);                            /* hello */
-    assert_int_equal(rep_answer(&a, EMBER__ACK__STATUS__OK), 1);       /* acked */
-    assert_int_equal(rep_answer(&a, EMBER__ACK__STATUS__RETRY), 2);    /* stays queued */
+    assert_int_equal(rep_answer(&a, 0), 0);                         /* hello */
+    assert_int_equal(rep_answer(&a, EMBER__ACK__STATUS__OK), 1);    /* acked */
+    assert_int_equal(rep_answer(&a, EMBER__ACK__STATUS__RETRY), 2); /* stays queued */
     nng_thread_destroy(th);
     assert_int_equal(f.left, 2);
 

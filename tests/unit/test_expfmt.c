@@ -5,7 +5,7 @@
  * we checked by letting a real Prometheus 2.42 scrape each document: where
  * it accepted one, the samples are the ones it stored; where it failed the
  * scrape, we fail too (and say where).  The few places where we are
- * stricter are tested as such and listed in common/expfmt.c.
+ * stricter are tested as such and listed in common/expfmt_parse.c.
  */
 #include <setjmp.h>
 #include <stdarg.h>

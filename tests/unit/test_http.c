@@ -1,7 +1,8 @@
 /*
- * test_http.c — the aggregator's HTTP layer: form decoding, API time
- * parameters, and the server itself on a loopback port (routing, GET and
- * POST parameters, 404/405, body limit).
+ * test_http.c — the aggregator's HTTP layer: API time parameters, and the
+ * API's server on a loopback port (routes, Prometheus JSON errors for
+ * 405/400, the plain 404, busy port).  The server itself (common/httpd)
+ * has its own tests in test_httpd.c.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,44 +10,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "aggregator/http/api.h"
 #include "aggregator/http/params.h"
-#include "aggregator/http/server.h"
 
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void free_params(http_request *r)
-{
-    for (size_t i = 0; i < r->nparams; i++) {
-        free(r->params[i].name);
-        free(r->params[i].value);
-    }
-    free(r->params);
-}
-
-static void test_form_decoding(void **state)
-{
-    http_request r = {0};
-    const char *q = "query=up%7Bjob%3D%22a+b%22%7D&match[]=x&match[]=y&empty=&flag&time=1.5";
-    assert_true(http_parse_form(&r, q, strlen(q)));
-    assert_int_equal(r.nparams, 6);
-    assert_string_equal(http_param_get(&r, "query"), "up{job=\"a b\"}");
-    assert_string_equal(r.params[1].value, "x");
-    assert_string_equal(r.params[2].value, "y");
-    assert_string_equal(http_param_get(&r, "empty"), "");
-    assert_string_equal(http_param_get(&r, "flag"), "");
-    assert_null(http_param_get(&r, "nothing"));
-    free_params(&r);
-
-    http_request bad = {0};
-    assert_false(http_parse_form(&bad, "a=%zz", 5));
-    free_params(&bad);
-    http_request cut = {0};
-    assert_false(http_parse_form(&cut, "a=%4", 4));
-    free_params(&cut);
-}
 
 static void test_api_time(void **state)
 {
@@ -70,16 +40,6 @@ static void test_api_time(void **state)
     assert_false(api_parse_time("2026-11-26T23:59:00", &ms, err, sizeof err));
     assert_false(api_parse_time("NaN", &ms, err, sizeof err));
     assert_false(api_parse_time("", &ms, err, sizeof err));
-}
-
-static void echo(void *ctx, const http_request *req, http_response *resp)
-{
-    int *calls = ctx;
-    (*calls)++;
-    resp->content_type = "text/plain";
-    ebuf_printf(&resp->body, "%s %s", req->method, req->path);
-    for (size_t i = 0; i < req->nparams; i++)
-        ebuf_printf(&resp->body, " %s=%s", req->params[i].name, req->params[i].value);
 }
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
@@ -106,53 +66,64 @@ static long request(unsigned port, const char *path, const char *post, ebuf *bod
     return status;
 }
 
-static void test_server_routes_and_params(void **state)
+/* The aggregator's server on a free port; its handlers here never touch
+ * the (absent) store. */
+static httpd *start_api(aggregator *agg)
 {
-    int calls = 0;
-    static const http_route routes[] = {{"/echo", echo, true}, {"/get-only", echo, false}};
-    http_server *s;
     char err[256];
-    assert_int_equal(http_server_start("127.0.0.1:0", routes, 2, &calls, &s, err, sizeof err), 0);
-    unsigned port = http_server_port(s);
-    assert_true(port > 0);
+    httpd *h = api_server_new(agg);
+    if (httpd_start(h, "127.0.0.1:0", err, sizeof err) != 0)
+        fail_msg("start: %s", err);
+    return h;
+}
+
+static void test_api_routes_and_errors(void **state)
+{
+    aggregator agg = {0};
+    httpd *h = start_api(&agg);
+    unsigned port = httpd_port(h);
     ebuf b;
     ebuf_init(&b);
-    assert_int_equal(request(port, "/echo?a=1&b=x%20y", NULL, &b), 200);
-    assert_string_equal(b.data, "GET /echo a=1 b=x y");
-    assert_int_equal(request(port, "/echo?a=1", "q=up%7B%7D&a=2", &b), 200);
-    assert_string_equal(b.data, "POST /echo a=1 q=up{} a=2");
-    assert_int_equal(request(port, "/get-only", "q=1", &b), 405);
+    assert_int_equal(request(port, "/-/healthy", NULL, &b), 200);
+    assert_string_equal(b.data, "Ember aggregator is Healthy.\n");
+    assert_int_equal(request(port, "/api/v1/status/buildinfo", NULL, &b), 200);
+    assert_non_null(strstr(b.data, "\"version\":\"" EMBER_VERSION "\""));
+    assert_int_equal(request(port, "/-/ready", "q=1", &b), 405);
+    assert_string_equal(
+        b.data,
+        "{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":\"method not allowed\"}");
+    assert_int_equal(request(port, "/api/v1/query", "query=%zz", &b), 400);
     assert_non_null(strstr(b.data, "\"errorType\":\"bad_data\""));
+    assert_int_equal(request(port, "/api/v1/query?time=yesterday", "query=up", &b), 400);
+    assert_non_null(strstr(b.data, "invalid parameter \\\"time\\\""));
     assert_int_equal(request(port, "/nope", NULL, &b), 404);
-    assert_int_equal(request(port, "/echo", "bad=%zz", &b), 400);
-    assert_int_equal(calls, 2);
+    assert_string_equal(b.data, "404 page not found\n");
+    assert_int_equal(atomic_load(&agg.query_errors), 1);
     ebuf_free(&b);
-    http_server_stop(s);
+    httpd_free(h);
 }
 
 static void test_busy_port_and_bad_address(void **state)
 {
-    static const http_route routes[] = {{"/echo", echo, false}};
-    http_server *s, *s2;
+    aggregator agg = {0};
+    httpd *h = start_api(&agg), *h2 = api_server_new(&agg);
     char err[256], addr[64];
-    int calls = 0;
-    assert_int_equal(http_server_start("127.0.0.1:0", routes, 1, &calls, &s, err, sizeof err), 0);
-    snprintf(addr, sizeof addr, "127.0.0.1:%u", http_server_port(s));
-    assert_int_equal(http_server_start(addr, routes, 1, &calls, &s2, err, sizeof err), -1);
+    snprintf(addr, sizeof addr, "127.0.0.1:%u", httpd_port(h));
+    assert_int_equal(httpd_start(h2, addr, err, sizeof err), -1);
     assert_non_null(strstr(err, "in use"));
     assert_non_null(strstr(err, addr));
-    assert_int_equal(http_server_start("no-port", routes, 1, &calls, &s2, err, sizeof err), -1);
+    assert_int_equal(httpd_start(h2, "no-port", err, sizeof err), -1);
     assert_non_null(strstr(err, "HOST:PORT"));
-    http_server_stop(s);
+    httpd_free(h2);
+    httpd_free(h);
 }
 
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_form_decoding),
         cmocka_unit_test(test_api_time),
-        cmocka_unit_test(test_server_routes_and_params),
+        cmocka_unit_test(test_api_routes_and_errors),
         cmocka_unit_test(test_busy_port_and_bad_address),
     };
     int rc = cmocka_run_group_tests_name("http", tests, NULL, NULL);

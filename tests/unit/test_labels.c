@@ -155,8 +155,8 @@ static void test_names(void **state)
 static void test_format_escapes(void **state)
 {
     labelset ls;
-    build(&ls, (const char *const[]){"__name__", "m", "b", "q\"uote", "a", "back\\slash\nnl",
-                                     NULL});
+    build(&ls,
+          (const char *const[]){"__name__", "m", "b", "q\"uote", "a", "back\\slash\nnl", NULL});
     labels_sort(&ls);
     ebuf out;
     ebuf_init(&out);

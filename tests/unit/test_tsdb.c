@@ -109,7 +109,7 @@ static void test_exactly_once_per_agent(void **state)
     commit(f->db, "a1", 1, &ls, 1000, 1, false);
     commit(f->db, "a1", 1, &ls, 1000, 2, true); /* re-sent: not applied */
     commit(f->db, "a1", 2, &ls, 2000, 3, false);
-    commit(f->db, "a1", 1, &ls, 3000, 4, true); /* older seq: not applied */
+    commit(f->db, "a1", 1, &ls, 3000, 4, true);  /* older seq: not applied */
     commit(f->db, "a2", 1, &ls, 4000, 5, false); /* other agent, own sequence */
     assert_int_equal(tsdb_agent_seq(f->db, "a1"), 2);
     assert_int_equal(tsdb_agent_seq(f->db, "a2"), 1);
@@ -231,8 +231,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_stale_nan_kept_bit_exact, setup, teardown),
         cmocka_unit_test_setup_teardown(test_matchers_select_series, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reopen_keeps_series_samples_and_seq, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_reopen_keeps_series_samples_and_seq, setup, teardown),
         cmocka_unit_test(test_open_failure_is_reported),
     };
     return cmocka_run_group_tests_name("tsdb", tests, NULL, NULL);

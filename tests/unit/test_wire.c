@@ -17,8 +17,7 @@ static void sample_set(metric_set *ms)
 {
     metric_set_init(ms);
     metric_set_meta(ms, "gpu_utilization_percent", METRIC_GAUGE, "GPU utilization.");
-    metric_set_addl(ms, "gpu_utilization_percent", 42.5, "gpu_id", "gpu0", "instance", "n1",
-                    NULL);
+    metric_set_addl(ms, "gpu_utilization_percent", 42.5, "gpu_id", "gpu0", "instance", "n1", NULL);
     metric_set_addl(ms, "gpu_utilization_percent", NAN, "gpu_id", "gpu1", "instance", "n1", NULL);
     metric_set_addl(ms, "gpu_utilization_percent", -INFINITY, "gpu_id", "gpu2", "instance", "n1",
                     NULL);

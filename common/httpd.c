@@ -1,0 +1,563 @@
+/*
+ * httpd.c — Ember's HTTP server on libmicrohttpd (see httpd.h for the API).
+ *
+ * We bind the listening socket ourselves and hand it to libmicrohttpd
+ * (MHD_OPTION_LISTEN_SOCKET): a busy port or a bad host then comes back as a
+ * precise errno message instead of MHD's generic failure, "HOST:PORT"
+ * resolves through getaddrinfo (IPv4, IPv6, names), and an ephemeral port is
+ * known from getsockname before the first request.
+ *
+ * libmicrohttpd calls the request handler at least twice per request: first
+ * with only the headers (we allocate the per-request state), then once per
+ * chunk of body, then a final time with no body.  We answer on that final
+ * call, never the first: answering early makes MHD close the connection
+ * after every reply (see DEPENDENCIES.md), which costs keep-alive and most
+ * of the throughput.
+ */
+#include "common/httpd.h"
+
+#include "common/log.h"
+#include "common/mem.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define LISTEN_BACKLOG 128
+#define FORM_TYPE "application/x-www-form-urlencoded"
+
+typedef struct route {
+    char *method;
+    char *path;
+    httpd_handler fn;
+    void *ctx;
+} route;
+
+struct httpd {
+    route *routes;
+    size_t nroutes, caproutes;
+    httpd_options o;
+    pthread_mutex_t mu; /* held around every handler when o.serialize */
+    struct MHD_Daemon *daemon;
+    uint16_t port;
+};
+
+/* What one request accumulates between handler calls. */
+typedef struct pending {
+    ebuf body;
+    bool too_large;
+} pending;
+
+/* ---- parameters and headers ---- */
+
+static void add_param(httpd_param **v, size_t *n, size_t *cap, const char *name, size_t nl,
+                      const char *value, size_t vl)
+{
+    EM_GROW(*v, *cap, *n + 1);
+    (*v)[*n].name = em_strndup(name, nl);
+    (*v)[*n].value = em_strndup(value, vl);
+    (*n)++;
+}
+
+static void free_params(httpd_param *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].name);
+        free(v[i].value);
+    }
+    free(v);
+}
+
+const char *httpd_param_get(const httpd_request *r, const char *name)
+{
+    for (size_t i = 0; i < r->nparams; i++)
+        if (strcmp(r->params[i].name, name) == 0)
+            return r->params[i].value;
+    return NULL;
+}
+
+void httpd_params_free(httpd_request *r)
+{
+    free_params(r->params, r->nparams);
+    r->params = NULL;
+    r->nparams = r->capparams = 0;
+}
+
+const char *httpd_header(const httpd_request *r, const char *name)
+{
+    return r->conn ? MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name) : NULL;
+}
+
+void httpd_response_header(httpd_response *resp, const char *name, const char *value)
+{
+    add_param(&resp->headers, &resp->nheaders, &resp->capheaders, name, strlen(name), value,
+              strlen(value));
+}
+
+/* The byte of the two hex digits at s[0..1], if n leaves room for them. */
+static bool hex_byte(const char *s, size_t n, char *out)
+{
+    if (n < 2 || !isxdigit((unsigned char)s[0]) || !isxdigit((unsigned char)s[1]))
+        return false;
+    char hex[3] = {s[0], s[1], '\0'};
+    *out = (char)strtol(hex, NULL, 16);
+    return true;
+}
+
+/* Decode one form component into out: '+' is a space, %XX a byte. */
+static bool url_decode(const char *s, size_t len, ebuf *out)
+{
+    ebuf_reset(out);
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '+') {
+            ebuf_putc(out, ' ');
+        } else if (s[i] == '%') {
+            char byte;
+            if (!hex_byte(s + i + 1, len - i - 1, &byte))
+                return false;
+            ebuf_putc(out, byte);
+            i += 2;
+        } else {
+            ebuf_putc(out, s[i]);
+        }
+    }
+    return true;
+}
+
+bool httpd_parse_form(httpd_request *r, const char *s, size_t len)
+{
+    ebuf name, value;
+    ebuf_init(&name);
+    ebuf_init(&value);
+    bool ok = true;
+    for (size_t i = 0; ok && i < len;) {
+        size_t end = i;
+        while (end < len && s[end] != '&')
+            end++;
+        size_t eq = i;
+        while (eq < end && s[eq] != '=')
+            eq++;
+        if (end > i) {
+            ok = url_decode(s + i, eq - i, &name) &&
+                 url_decode(s + eq + (eq < end), end - eq - (eq < end), &value);
+            if (ok)
+                add_param(&r->params, &r->nparams, &r->capparams, name.data, name.len, value.data,
+                          value.len);
+        }
+        i = end + 1;
+    }
+    ebuf_free(&name);
+    ebuf_free(&value);
+    return ok;
+}
+
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    httpd_request *r = cls;
+    if (!value)
+        value = "";
+    add_param(&r->params, &r->nparams, &r->capparams, key, strlen(key), value, strlen(value));
+    return MHD_YES;
+}
+
+/* Go reads a form body for these methods only (net/http ParseForm). */
+static bool has_form_body(const httpd_request *r)
+{
+    bool method = strcmp(r->method, "POST") == 0 || strcmp(r->method, "PUT") == 0 ||
+                  strcmp(r->method, "PATCH") == 0;
+    return method && r->content_type &&
+           strncasecmp(r->content_type, FORM_TYPE, strlen(FORM_TYPE)) == 0;
+}
+
+/* Body fields first, then the URL's, as Go's r.Form; false on a bad body. */
+static bool read_params(httpd_request *r)
+{
+    if (has_form_body(r) && !httpd_parse_form(r, r->body, r->body_len))
+        return false;
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect_arg, r);
+    return true;
+}
+
+/* ---- routes ---- */
+
+httpd *httpd_new(const httpd_options *opts)
+{
+    httpd *h = em_calloc(1, sizeof *h);
+    if (opts)
+        h->o = *opts;
+    if (!h->o.max_body)
+        h->o.max_body = HTTPD_DEFAULT_MAX_BODY;
+    if (!h->o.timeout_s)
+        h->o.timeout_s = HTTPD_DEFAULT_TIMEOUT_S;
+    if (!h->o.max_connections)
+        h->o.max_connections = HTTPD_DEFAULT_MAX_CONNECTIONS;
+    pthread_mutex_init(&h->mu, NULL);
+    return h;
+}
+
+void httpd_free(httpd *h)
+{
+    if (!h)
+        return;
+    httpd_stop(h);
+    for (size_t i = 0; i < h->nroutes; i++) {
+        free(h->routes[i].method);
+        free(h->routes[i].path);
+    }
+    free(h->routes);
+    pthread_mutex_destroy(&h->mu);
+    free(h);
+}
+
+static route *find_route(const httpd *h, const char *method, const char *path)
+{
+    for (size_t i = 0; i < h->nroutes; i++)
+        if (strcmp(h->routes[i].path, path) == 0 && strcmp(h->routes[i].method, method) == 0)
+            return &h->routes[i];
+    return NULL;
+}
+
+static void add_route(httpd *h, const char *method, const char *path, httpd_handler fn, void *ctx)
+{
+    route *r = find_route(h, method, path);
+    if (!r) {
+        EM_GROW(h->routes, h->caproutes, h->nroutes + 1);
+        r = &h->routes[h->nroutes++];
+        r->method = em_strdup(method);
+        r->path = em_strdup(path);
+    }
+    r->fn = fn;
+    r->ctx = ctx;
+}
+
+void httpd_route(httpd *h, const char *methods, const char *path, httpd_handler fn, void *ctx)
+{
+    const char *sep = ", ";
+    for (const char *m = methods + strspn(methods, sep); *m; m += strspn(m, sep)) {
+        size_t n = strcspn(m, sep);
+        char *one = em_strndup(m, n);
+        add_route(h, one, path, fn, ctx);
+        free(one);
+        m += n;
+    }
+}
+
+/* "GET, HEAD, POST" for the methods a path has; empty if the path is unknown. */
+static void allowed_methods(const httpd *h, const char *path, ebuf *out)
+{
+    for (size_t i = 0; i < h->nroutes; i++) {
+        if (strcmp(h->routes[i].path, path) != 0)
+            continue;
+        ebuf_printf(out, "%s%s", out->len ? ", " : "", h->routes[i].method);
+        if (strcmp(h->routes[i].method, "GET") == 0)
+            ebuf_puts(out, ", HEAD");
+    }
+}
+
+/* ---- answering ---- */
+
+void httpd_lock(httpd *h)
+{
+    pthread_mutex_lock(&h->mu);
+}
+
+void httpd_unlock(httpd *h)
+{
+    pthread_mutex_unlock(&h->mu);
+}
+
+static void plain_error(httpd_response *resp, int status, const char *msg)
+{
+    resp->status = status;
+    resp->content_type = HTTPD_CONTENT_TYPE_TEXT;
+    ebuf_reset(&resp->body);
+    ebuf_printf(&resp->body, "%d %s\n", status, msg);
+}
+
+static void fail(const httpd *h, httpd_response *resp, int status, const char *msg)
+{
+    (h->o.error ? h->o.error : plain_error)(resp, status, msg);
+}
+
+/* No route for (method, path): 404, or 405 with Allow if the path exists.
+ * The 404 stays plain text whatever the formatter, as in Prometheus. */
+static void answer_unrouted(const httpd *h, const char *path, httpd_response *resp)
+{
+    ebuf allow;
+    ebuf_init(&allow);
+    allowed_methods(h, path, &allow);
+    if (allow.len) {
+        fail(h, resp, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
+        httpd_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow.data);
+    } else {
+        plain_error(resp, MHD_HTTP_NOT_FOUND, "page not found");
+    }
+    ebuf_free(&allow);
+}
+
+/* HEAD is GET without a body (libmicrohttpd drops it) unless routed itself. */
+static const route *route_for(const httpd *h, const char *method, const char *path)
+{
+    const route *r = find_route(h, method, path);
+    if (!r && strcmp(method, "HEAD") == 0)
+        r = find_route(h, "GET", path);
+    return r;
+}
+
+static void run_handler(httpd *h, const route *r, const httpd_request *req, httpd_response *resp)
+{
+    if (h->o.serialize)
+        httpd_lock(h);
+    r->fn(r->ctx, req, resp);
+    if (h->o.serialize)
+        httpd_unlock(h);
+}
+
+static void serve(httpd *h, struct MHD_Connection *conn, const char *path, const char *method,
+                  pending *p, httpd_response *resp)
+{
+    const route *r = route_for(h, method, path);
+    if (!r) {
+        answer_unrouted(h, path, resp);
+        return;
+    }
+    if (p->too_large) {
+        fail(h, resp, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large");
+        return;
+    }
+    httpd_request req = {.method = r->method,
+                         .path = path,
+                         .body = p->body.data,
+                         .body_len = p->body.len,
+                         .conn = conn};
+    req.content_type =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (read_params(&req))
+        run_handler(h, r, &req, resp);
+    else
+        fail(h, resp, MHD_HTTP_BAD_REQUEST, "malformed form body");
+    httpd_params_free(&req);
+}
+
+static enum MHD_Result send_response(struct MHD_Connection *conn, const httpd_response *resp)
+{
+    struct MHD_Response *mr =
+        MHD_create_response_from_buffer(resp->body.len, resp->body.data, MHD_RESPMEM_MUST_COPY);
+    if (!mr)
+        return MHD_NO;
+    if (resp->content_type)
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, resp->content_type);
+    for (size_t i = 0; i < resp->nheaders; i++)
+        MHD_add_response_header(mr, resp->headers[i].name, resp->headers[i].value);
+    enum MHD_Result rc = MHD_queue_response(conn, (unsigned)resp->status, mr);
+    MHD_destroy_response(mr);
+    return rc;
+}
+
+static enum MHD_Result answer(httpd *h, struct MHD_Connection *conn, const char *path,
+                              const char *method, pending *p)
+{
+    httpd_response resp = {.status = MHD_HTTP_OK, .content_type = HTTPD_CONTENT_TYPE_TEXT};
+    ebuf_init(&resp.body);
+    serve(h, conn, path, method, p, &resp);
+    enum MHD_Result rc = send_response(conn, &resp);
+    ebuf_free(&resp.body);
+    free_params(resp.headers, resp.nheaders);
+    return rc;
+}
+
+/* Keep reading an oversized body (so the 413 reaches the client cleanly)
+ * but stop storing it. */
+static void take_body(const httpd *h, pending *p, const char *data, size_t n)
+{
+    if (p->too_large || p->body.len + n > h->o.max_body) {
+        p->too_large = true;
+        return;
+    }
+    ebuf_append(&p->body, data, n);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **req_cls)
+{
+    pending *p = *req_cls;
+    if (!p) { /* first call: headers only */
+        p = em_calloc(1, sizeof *p);
+        ebuf_init(&p->body);
+        *req_cls = p;
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        take_body(cls, p, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    return answer(cls, conn, url, method, p);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    pending *p = *req_cls;
+    if (!p)
+        return;
+    ebuf_free(&p->body);
+    free(p);
+    *req_cls = NULL;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512], quoted[600];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    log_warn("http server", "detail=%s", log_quote(quoted, sizeof quoted, msg));
+}
+
+/* ---- listening ---- */
+
+int httpd_split_addr(const char *addr, char *host, size_t hostlen, char *port, size_t portlen)
+{
+    const char *colon, *hs = addr, *he;
+    if (addr[0] == '[') { /* [v6addr]:port */
+        he = strchr(addr, ']');
+        if (!he || he[1] != ':')
+            return -1;
+        hs = addr + 1;
+        colon = he + 1;
+    } else {
+        colon = strrchr(addr, ':');
+        if (!colon || strchr(addr, ':') != colon) /* bare IPv6 needs brackets */
+            return -1;
+        he = colon;
+    }
+    size_t hl = (size_t)(he - hs), pl = strlen(colon + 1);
+    if (hl >= hostlen || pl == 0 || pl >= portlen || pl > 5)
+        return -1;
+    for (const char *p = colon + 1; *p; p++)
+        if (*p < '0' || *p > '9')
+            return -1;
+    if (atoi(colon + 1) > 65535)
+        return -1;
+    memcpy(host, hs, hl);
+    host[hl] = '\0';
+    memcpy(port, colon + 1, pl + 1);
+    return 0;
+}
+
+/* Bind and listen on the first address that works; returns the fd or -1. */
+static int listen_on(const struct addrinfo *ai, int *last_errno)
+{
+    for (; ai; ai = ai->ai_next) {
+        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0) {
+            *last_errno = errno;
+            continue;
+        }
+        /* Lets a restarted server reuse a port in TIME_WAIT; a port with a
+         * live listener still fails with EADDRINUSE. */
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, LISTEN_BACKLOG) == 0)
+            return fd;
+        *last_errno = errno;
+        close(fd);
+    }
+    return -1;
+}
+
+static uint16_t bound_port(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+        return 0;
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+static int open_listener(const char *addr, char *err, size_t errlen)
+{
+    char host[256], port[8];
+    if (httpd_split_addr(addr, host, sizeof host, port, sizeof port) != 0) {
+        snprintf(err, errlen, "listen address \"%s\" must be HOST:PORT", addr);
+        return -1;
+    }
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    int rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot resolve \"%s\": %s", addr, gai_strerror(rc));
+        return -1;
+    }
+    int last_errno = EADDRNOTAVAIL;
+    int fd = listen_on(res, &last_errno);
+    freeaddrinfo(res);
+    if (fd < 0)
+        snprintf(err, errlen, "cannot listen on %s: %s", addr, strerror(last_errno));
+    return fd;
+}
+
+static struct MHD_Daemon *start_daemon(httpd *h, int fd)
+{
+    /* MHD warns about a pool of 0 or 1, so one thread means no pool option. */
+    struct MHD_OptionItem pool[] = {
+        {h->o.threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, h->o.threads, NULL},
+        {MHD_OPTION_END, 0, NULL}};
+    /* The logger comes first to catch messages about the later options. */
+    return MHD_start_daemon(
+        MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, h,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h, MHD_OPTION_LISTEN_SOCKET, fd,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_CONNECTION_TIMEOUT, h->o.timeout_s,
+        MHD_OPTION_CONNECTION_LIMIT, h->o.max_connections, MHD_OPTION_ARRAY, pool, MHD_OPTION_END);
+}
+
+int httpd_start(httpd *h, const char *addr, char *err, size_t errlen)
+{
+    if (h->daemon) {
+        snprintf(err, errlen, "cannot listen on %s: server already started", addr);
+        return -1;
+    }
+    int fd = open_listener(addr, err, errlen);
+    if (fd < 0)
+        return -1;
+    h->daemon = start_daemon(h, fd);
+    if (!h->daemon) {
+        close(fd);
+        snprintf(err, errlen, "cannot start HTTP server on %s", addr);
+        return -1;
+    }
+    h->port = bound_port(fd);
+    return 0;
+}
+
+uint16_t httpd_port(const httpd *h)
+{
+    return h->port;
+}
+
+void httpd_stop(httpd *h)
+{
+    if (!h->daemon)
+        return;
+    MHD_stop_daemon(h->daemon); /* also closes the listening socket */
+    h->daemon = NULL;
+    h->port = 0;
+}

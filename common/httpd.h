@@ -1,0 +1,140 @@
+/*
+ * httpd.h — Ember's one HTTP server (libmicrohttpd underneath), used by the
+ * aggregator's API and by the simulators.
+ *
+ * A server is a route table filled before start: an exact path, one or more
+ * methods, and a handler that reads a request and fills a response.
+ *
+ *   httpd *h = httpd_new(&(httpd_options){.threads = 2, .error = json_error});
+ *   httpd_route(h, "GET,POST", "/api/v1/query", handle_query, agg);
+ *   if (httpd_start(h, "127.0.0.1:9090", err, sizeof err) != 0) ...
+ *   ...
+ *   httpd_free(h);
+ *
+ * Requests: params holds the URL query and, for a POST/PUT/PATCH with
+ * Content-Type application/x-www-form-urlencoded, the body's fields, body
+ * fields first, as Go's r.Form orders them (so httpd_param_get is
+ * Prometheus's r.FormValue); repeated names such as match[] stay in order.
+ * The raw body is there as well, NUL-terminated.
+ *
+ * Replies the server makes itself: 404 "404 page not found\n" in plain text
+ * for an unknown path (as Prometheus); 405 with an Allow header for a known
+ * path and another method; 413 for a body over max_body; 400 for a form body
+ * with a bad %-escape.  The 405/413/400 bodies come from the error
+ * formatter: "<status> <message>\n" by default, Prometheus's JSON error
+ * envelope in the aggregator.  HEAD is served by the GET handler; MHD drops
+ * the body.
+ *
+ * Threading: libmicrohttpd's internal thread (or a pool of them) runs the
+ * handlers.  With serialize set every handler runs under the server's mutex,
+ * so a model that is not thread-safe needs no locking of its own; other
+ * threads touching that model take the same mutex with httpd_lock/unlock.
+ */
+#ifndef EMBER_COMMON_HTTPD_H
+#define EMBER_COMMON_HTTPD_H
+
+#include "common/buf.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HTTPD_CONTENT_TYPE_TEXT "text/plain; charset=utf-8"
+#define HTTPD_CONTENT_TYPE_JSON "application/json"
+/* Prometheus text exposition format 0.0.4. */
+#define HTTPD_CONTENT_TYPE_METRICS "text/plain; version=0.0.4; charset=utf-8"
+
+#define HTTPD_DEFAULT_MAX_BODY (1u << 20) /* bytes */
+#define HTTPD_DEFAULT_TIMEOUT_S 30u       /* idle connection timeout */
+#define HTTPD_DEFAULT_MAX_CONNECTIONS 1024u
+
+typedef struct httpd httpd;
+
+typedef struct httpd_param {
+    char *name;
+    char *value;
+} httpd_param;
+
+typedef struct httpd_request {
+    const char *method; /* "GET", "POST", ...; a HEAD request shows up as "GET" */
+    const char *path;   /* without the query string */
+    httpd_param *params;
+    size_t nparams, capparams;
+    const char *body; /* NUL-terminated; "" when none */
+    size_t body_len;
+    const char *content_type; /* NULL when absent */
+    void *conn;               /* internal: for httpd_header */
+} httpd_request;
+
+typedef struct httpd_response {
+    int status;               /* preset to 200 */
+    const char *content_type; /* must outlive the request; preset to TEXT; NULL: none */
+    ebuf body;                /* preset empty */
+    httpd_param *headers;     /* added with httpd_response_header */
+    size_t nheaders, capheaders;
+} httpd_response;
+
+typedef void (*httpd_handler)(void *ctx, const httpd_request *req, httpd_response *resp);
+/* Fill resp (status, content type, body) for an error the server answers. */
+typedef void (*httpd_error_fn)(httpd_response *resp, int status, const char *msg);
+
+typedef struct httpd_options {
+    size_t max_body;          /* request body limit; 0: HTTPD_DEFAULT_MAX_BODY */
+    unsigned threads;         /* serving threads; 0 or 1: one */
+    unsigned max_connections; /* open connections; 0: HTTPD_DEFAULT_MAX_CONNECTIONS */
+    unsigned timeout_s;       /* idle connection timeout; 0: HTTPD_DEFAULT_TIMEOUT_S */
+    bool serialize;           /* run every handler under the server's mutex */
+    httpd_error_fn error;     /* 405/413/400 bodies; NULL: "<status> <msg>\n" */
+} httpd_options;
+
+/* A server with no routes; opts may be NULL for the defaults. */
+httpd *httpd_new(const httpd_options *opts);
+/* Stops the server if running, then frees it. */
+void httpd_free(httpd *h);
+
+/*
+ * Serve path for methods ("GET", "POST", or several: "GET,POST"); GET also
+ * answers HEAD.  A (method, path) already routed gets the new handler.
+ * Routes are added before httpd_start.
+ */
+void httpd_route(httpd *h, const char *methods, const char *path, httpd_handler fn, void *ctx);
+
+/*
+ * Listen on "HOST:PORT" ("127.0.0.1:9090", "[::1]:0", "localhost:9400",
+ * ":9090" for all interfaces) and start serving; port 0 takes a free one
+ * (see httpd_port).  Returns 0, or -1 with a reason in err, e.g.
+ * "cannot listen on 127.0.0.1:9090: Address already in use".
+ */
+int httpd_start(httpd *h, const char *addr, char *err, size_t errlen);
+/* The bound port once started, else 0. */
+uint16_t httpd_port(const httpd *h);
+/* Stop serving: waits for running handlers, closes connections and socket. */
+void httpd_stop(httpd *h);
+
+void httpd_lock(httpd *h);
+void httpd_unlock(httpd *h);
+
+/* First value of a parameter, or NULL. */
+const char *httpd_param_get(const httpd_request *r, const char *name);
+/* A request header (name case-insensitive), or NULL. */
+const char *httpd_header(const httpd_request *r, const char *name);
+/* Add a header to the reply (Allow, Content-Encoding, ...); both copied. */
+void httpd_response_header(httpd_response *resp, const char *name, const char *value);
+
+/*
+ * Append the fields of application/x-www-form-urlencoded text (also a URL
+ * query string) to r's params: '+' is a space, %XX a byte, "flag" alone an
+ * empty value.  Returns false on a bad %-escape.
+ */
+bool httpd_parse_form(httpd_request *r, const char *s, size_t len);
+/* Free r's params (those httpd_parse_form added). */
+void httpd_params_free(httpd_request *r);
+
+/*
+ * Split "HOST:PORT" into its parts (brackets removed from an IPv6 host; an
+ * empty host stays empty).  Returns 0, or -1 if malformed or a part does
+ * not fit.
+ */
+int httpd_split_addr(const char *addr, char *host, size_t hostlen, char *port, size_t portlen);
+
+#endif
