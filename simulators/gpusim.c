@@ -20,62 +20,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* ---- PRNG ---- */
-
-uint64_t gpusim_splitmix64(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-void gpusim_rng_seed(gpusim_rng *r, uint64_t seed)
-{
-    /* splitmix64 never yields four zero words, the one state xoshiro forbids. */
-    for (int i = 0; i < 4; i++)
-        r->s[i] = gpusim_splitmix64(&seed);
-}
-
-static uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
-uint64_t gpusim_rng_next(gpusim_rng *r)
-{
-    uint64_t *s = r->s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
-
-double gpusim_rng_uniform(gpusim_rng *r)
-{
-    /* The top 53 bits fill a double's mantissa exactly. */
-    return (double)(gpusim_rng_next(r) >> 11) * 0x1.0p-53;
-}
-
-double gpusim_rng_range(gpusim_rng *r, double lo, double hi)
-{
-    return lo + (hi - lo) * gpusim_rng_uniform(r);
-}
-
-double gpusim_rng_normal(gpusim_rng *r)
-{
-    /* Box-Muller, one value per call: simpler than caching the pair and the
-     * cost is irrelevant at a few draws per GPU per second. */
-    double u1 = 1.0 - gpusim_rng_uniform(r); /* (0, 1]: log stays finite */
-    double u2 = gpusim_rng_uniform(r);
-    return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
-}
-
 /* ---- profiles ---- */
 
 #define GIB (1024.0 * 1024.0 * 1024.0)
@@ -122,19 +66,19 @@ const char *gpusim_strerror(int rc)
 #define RAMP_SECS_LO 10.0
 #define RAMP_SECS_HI 45.0
 #define PLATEAU_SECS_LO 120.0
-#define PLATEAU_SECS_HI 1200.0
-#define DIP_MEAN_GAP_SECS 240.0
+#define PLATEAU_SECS_HI 600.0
+#define DIP_MEAN_GAP_SECS 120.0
 #define DIP_SECS_LO 5.0
 #define DIP_SECS_HI 30.0
 #define DIP_UTIL_LO 20.0
 #define DIP_UTIL_HI 35.0
-#define UTIL_NOISE_SD 2.5 /* stationary spread of the random walk, % */
+#define UTIL_NOISE_SD 1.0 /* stationary spread of the random walk, % */
 #define UTIL_TAU_SECS 5.0
 #define DIP_TAU_SECS 2.0
 #define AMBIENT_CELSIUS 35.0
 #define CELSIUS_PER_UTIL 0.5
 #define COOLING_OFFSET_MAX 6.0
-#define THERMAL_TAU_SECS 30.0
+#define THERMAL_TAU_SECS 6.0 /* short enough that dips show in the temperature */
 #define TEMP_NOISE_SD 0.2
 #define CLOCK_STEP_MHZ 15.0
 #define THROTTLE_MHZ_PER_CELSIUS 60.0
@@ -147,7 +91,7 @@ typedef enum job_phase { PHASE_IDLE, PHASE_RAMP, PHASE_PLATEAU } job_phase;
 
 typedef struct gpu_sim {
     gpusim_gpu pub; /* what readers see */
-    gpusim_rng rng;
+    simrng rng;
     job_phase phase;
     double phase_left; /* seconds left in the phase (paused during a dip) */
     double ramp_secs;  /* length of the current ramp */
@@ -191,35 +135,35 @@ static double chance_within(double dt, double mean_gap)
 static void enter_idle(gpu_sim *g)
 {
     g->phase = PHASE_IDLE;
-    g->phase_left = gpusim_rng_range(&g->rng, IDLE_SECS_LO, IDLE_SECS_HI);
-    g->target = gpusim_rng_range(&g->rng, IDLE_UTIL_LO, IDLE_UTIL_HI);
+    g->phase_left = simrng_range(&g->rng, IDLE_SECS_LO, IDLE_SECS_HI);
+    g->target = simrng_range(&g->rng, IDLE_UTIL_LO, IDLE_UTIL_HI);
     g->dip_left = 0;
-    g->residue = round_to(gpusim_rng_range(&g->rng, 0, MEM_RESIDUE_MAX), MIB);
+    g->residue = round_to(simrng_range(&g->rng, 0, MEM_RESIDUE_MAX), MIB);
     g->mem = g->residue;
 }
 
 static void start_job(gpu_sim *g, const gpusim_profile *p)
 {
     g->phase = PHASE_RAMP;
-    g->ramp_secs = gpusim_rng_range(&g->rng, RAMP_SECS_LO, RAMP_SECS_HI);
+    g->ramp_secs = simrng_range(&g->rng, RAMP_SECS_LO, RAMP_SECS_HI);
     g->phase_left = g->ramp_secs;
-    g->job_util = gpusim_rng_range(&g->rng, JOB_UTIL_LO, JOB_UTIL_HI);
+    g->job_util = simrng_range(&g->rng, JOB_UTIL_LO, JOB_UTIL_HI);
     g->target = g->job_util;
-    g->job_mem = round_to(gpusim_rng_range(&g->rng, 0.35, 0.95) * (double)p->memory_bytes, MIB);
+    g->job_mem = round_to(simrng_range(&g->rng, 0.35, 0.95) * (double)p->memory_bytes, MIB);
 }
 
 static void enter_plateau(gpu_sim *g)
 {
     g->phase = PHASE_PLATEAU;
-    g->phase_left = gpusim_rng_range(&g->rng, PLATEAU_SECS_LO, PLATEAU_SECS_HI);
+    g->phase_left = simrng_range(&g->rng, PLATEAU_SECS_LO, PLATEAU_SECS_HI);
     g->target = g->job_util;
     g->mem = g->job_mem;
 }
 
 static void start_dip(gpu_sim *g)
 {
-    g->dip_left = gpusim_rng_range(&g->rng, DIP_SECS_LO, DIP_SECS_HI);
-    g->target = gpusim_rng_range(&g->rng, DIP_UTIL_LO, DIP_UTIL_HI);
+    g->dip_left = simrng_range(&g->rng, DIP_SECS_LO, DIP_SECS_HI);
+    g->target = simrng_range(&g->rng, DIP_UTIL_LO, DIP_UTIL_HI);
 }
 
 /* A plateau's clock stops while it dips, so a dip never shortens the job. */
@@ -234,7 +178,7 @@ static void advance_plateau(gpu_sim *g, double dt)
     g->phase_left -= dt;
     if (g->phase_left <= 0)
         enter_idle(g);
-    else if (gpusim_rng_uniform(&g->rng) < chance_within(dt, DIP_MEAN_GAP_SECS))
+    else if (simrng_uniform(&g->rng) < chance_within(dt, DIP_MEAN_GAP_SECS))
         start_dip(g);
 }
 
@@ -265,7 +209,7 @@ static void step_utilization(gpu_sim *g, double dt)
         tau = g->ramp_secs / 3.0; /* ~95 % of the way by the ramp's end */
     double decay = exp(-dt / tau);
     double sd = UTIL_NOISE_SD * sqrt(1.0 - decay * decay);
-    g->util = g->target + (g->util - g->target) * decay + sd * gpusim_rng_normal(&g->rng);
+    g->util = g->target + (g->util - g->target) * decay + sd * simrng_normal(&g->rng);
     g->util = clamp(g->util, GPUSIM_UTIL_MIN, GPUSIM_UTIL_MAX);
 }
 
@@ -279,8 +223,8 @@ static void step_memory(gpu_sim *g, const gpusim_profile *p, double dt)
         double stage = clamp(floor(done * 3.0), 0, 2) / 3.0;
         g->mem = round_to(g->residue + (g->job_mem - g->residue) * stage, MIB);
     } else if (g->phase == PHASE_PLATEAU &&
-               gpusim_rng_uniform(&g->rng) < chance_within(dt, MEM_DRIFT_MEAN_GAP_SECS)) {
-        double delta = (gpusim_rng_uniform(&g->rng) < 0.5 ? -0.01 : 0.01) * total;
+               simrng_uniform(&g->rng) < chance_within(dt, MEM_DRIFT_MEAN_GAP_SECS)) {
+        double delta = (simrng_uniform(&g->rng) < 0.5 ? -0.01 : 0.01) * total;
         double hi = fmin(total, g->job_mem * 1.1);
         g->mem = clamp(round_to(g->mem + delta, MIB), g->job_mem * 0.9, hi);
     }
@@ -291,7 +235,7 @@ static void step_temperature(gpu_sim *g, double dt)
 {
     double eq = AMBIENT_CELSIUS + g->cooling + CELSIUS_PER_UTIL * g->util;
     double decay = exp(-dt / THERMAL_TAU_SECS);
-    g->temp = eq + (g->temp - eq) * decay + TEMP_NOISE_SD * gpusim_rng_normal(&g->rng);
+    g->temp = eq + (g->temp - eq) * decay + TEMP_NOISE_SD * simrng_normal(&g->rng);
 }
 
 /* Clock before throttling: idle clock at ~15 % load, full boost from ~35 %. */
@@ -315,8 +259,7 @@ static double throttled_clock(const gpusim_profile *p, double demand, double tem
 static double power_draw(gpu_sim *g, const gpusim_profile *p, double demand, double clock)
 {
     double dynamic = (p->tdp_watts - p->idle_watts) * pow(g->util / 100.0, POWER_EXPONENT);
-    double w =
-        p->idle_watts + dynamic * (clock / demand) + POWER_NOISE_SD * gpusim_rng_normal(&g->rng);
+    double w = p->idle_watts + dynamic * (clock / demand) + POWER_NOISE_SD * simrng_normal(&g->rng);
     return clamp(w, p->idle_watts, p->tdp_watts);
 }
 
@@ -337,7 +280,7 @@ static void gpu_step(gpu_sim *g, const gpusim_profile *p, double dt)
     step_utilization(g, dt);
     step_memory(g, p, dt);
     step_temperature(g, dt);
-    if (gpusim_rng_uniform(&g->rng) < GPUSIM_ECC_PROBABILITY)
+    if (simrng_uniform(&g->rng) < GPUSIM_ECC_PROBABILITY)
         g->pub.ecc_errors++;
     publish(g, p);
 }
@@ -349,7 +292,7 @@ void gpusim_uuid(uint64_t seed, unsigned node, unsigned gpu, char *out)
     /* A domain constant keeps UUIDs unrelated to the GPU's PRNG stream. */
     uint64_t st = seed ^ 0x75756964ULL /* "uuid" */;
     st += ((uint64_t)node * GPUSIM_MAX_GPUS + gpu) * 0xd1b54a32d192ed03ULL;
-    uint64_t a = gpusim_splitmix64(&st), b = gpusim_splitmix64(&st);
+    uint64_t a = simrng_splitmix64(&st), b = simrng_splitmix64(&st);
     snprintf(out, GPUSIM_UUID_LEN + 1, "GPU-%08x-%04x-%04x-%04x-%012llx", (unsigned)(a >> 32),
              (unsigned)(a >> 16) & 0xffff, (unsigned)a & 0xffff, (unsigned)(b >> 48),
              (unsigned long long)(b & 0xffffffffffffULL));
@@ -360,14 +303,13 @@ void gpusim_uuid(uint64_t seed, unsigned node, unsigned gpu, char *out)
 static void init_gpu(gpu_sim *g, const gpusim_config *cfg, const gpusim_profile *p, unsigned node,
                      unsigned gpu)
 {
-    uint64_t st = cfg->seed + ((uint64_t)node * GPUSIM_MAX_GPUS + gpu + 1) * 0x9e3779b97f4a7c15ULL;
-    gpusim_rng_seed(&g->rng, gpusim_splitmix64(&st));
+    simrng_seed_part(&g->rng, cfg->seed, (uint64_t)node * GPUSIM_MAX_GPUS + gpu);
     snprintf(g->pub.id, sizeof g->pub.id, "gpu%u", gpu);
     snprintf(g->pub.node, sizeof g->pub.node, "node%u", node);
     gpusim_uuid(cfg->seed, node, gpu, g->pub.uuid);
-    g->cooling = gpusim_rng_range(&g->rng, 0, COOLING_OFFSET_MAX);
+    g->cooling = simrng_range(&g->rng, 0, COOLING_OFFSET_MAX);
     enter_idle(g);
-    if (gpusim_rng_uniform(&g->rng) < 0.7) {
+    if (simrng_uniform(&g->rng) < 0.7) {
         start_job(g, p);
         enter_plateau(g);
     }

@@ -4,24 +4,18 @@
  *
  *   ember-gpusim --listen 127.0.0.1:9400 --gpus 8 --seed 1 --update-interval 1s
  *
- * Time is advanced lazily, on each scrape, not by a timer thread: the model
- * takes floor(elapsed / update-interval) fixed steps of update-interval each
- * since start, catching up whatever is due when /metrics is read.  The
- * readings at time t are therefore exactly those of a timer-driven run, the
- * sequence depends only on the seed and the step count (never on how often
- * anyone scrapes), and there is no thread to stop.  After a very long pause
- * between scrapes the oldest part of the backlog is folded into one large
- * step, which the model's dt-invariant dynamics handle gracefully.
+ * The model advances lazily, on each scrape (simclock.h): the readings
+ * depend only on the seed and the time since start.
  */
 #include "common/etime.h"
 #include "common/log.h"
 #include "common/options.h"
 #include "common/runtime.h"
 #include "simulators/gpusim.h"
+#include "simulators/simclock.h"
 #include "simulators/simhttp.h"
 
 #include <stdio.h>
-#include <string.h>
 
 /* Upper bound on GPU-steps one scrape may spend catching up (~0.1 s). */
 #define MAX_CATCH_UP_GPU_STEPS 2000000ULL
@@ -36,35 +30,17 @@ typedef struct settings {
     int64_t interval_ms;
 } settings;
 
-/* The model plus the wall-clock bookkeeping of the lazy stepping. */
-typedef struct sim_clock {
-    gpusim *sim;
-    int64_t start_ms;    /* monotonic */
-    int64_t interval_ms; /* simulated time per step */
-    uint64_t done;       /* steps' worth of time already simulated */
-} sim_clock;
-
-static void catch_up(sim_clock *c, int64_t now)
+static void step_model(void *model, double dt_s)
 {
-    uint64_t due = (uint64_t)((now - c->start_ms) / c->interval_ms);
-    double dt = (double)c->interval_ms / 1000.0;
-    uint64_t max_steps = MAX_CATCH_UP_GPU_STEPS / gpusim_count(c->sim) + 1;
-    if (due - c->done > max_steps) {
-        uint64_t folded = due - c->done - max_steps;
-        gpusim_step(c->sim, (double)folded * dt);
-        c->done += folded;
-        log_debug("folded backlog into one step", "steps=%llu", (unsigned long long)folded);
-    }
-    for (; c->done < due; c->done++)
-        gpusim_step(c->sim, dt);
+    gpusim_step(model, dt_s);
 }
 
 /* Runs under the server's mutex, so the model is never touched concurrently. */
 static void render_metrics(ebuf *out, void *ctx)
 {
-    sim_clock *c = ctx;
-    catch_up(c, mono_ms());
-    gpusim_render(c->sim, out);
+    simclock *c = ctx;
+    simclock_catch_up(c, mono_ms());
+    gpusim_render(c->model, out);
 }
 
 static int check_settings(const settings *s, char *err, size_t errlen)
@@ -83,25 +59,18 @@ static int check_settings(const settings *s, char *err, size_t errlen)
     return -1;
 }
 
-static int serve(const settings *s, sim_clock *clock)
+static int serve(const settings *s, gpusim *sim)
 {
-    char err[512], quoted[600], dur[32];
-    runtime_block_stop_signals();
+    char dur[32];
+    simclock clock;
+    simclock_init(&clock, step_model, sim, s->interval_ms,
+                  MAX_CATCH_UP_GPU_STEPS / gpusim_count(sim) + 1);
     simhttp sh;
-    simhttp_init(&sh, render_metrics, clock);
-    if (httpd_start(sh.server, s->listen, err, sizeof err) != 0) {
-        log_error("cannot serve", "err=%s", log_quote(quoted, sizeof quoted, err));
-        simhttp_free(&sh);
-        return 1;
-    }
+    simhttp_init(&sh, render_metrics, &clock);
     format_duration_ms(dur, sizeof dur, s->interval_ms);
-    log_info("listening", "addr=%s port=%u model=%s nodes=%lld gpus=%lld seed=%lld interval=%s",
-             s->listen, httpd_port(sh.server), s->model, (long long)s->nodes, (long long)s->gpus,
-             (long long)s->seed, dur);
-    runtime_wait_stop();
-    simhttp_free(&sh);
-    log_info("stopped", "addr=%s", s->listen);
-    return 0;
+    log_info("simulating", "model=%s nodes=%lld gpus=%lld seed=%lld interval=%s", s->model,
+             (long long)s->nodes, (long long)s->gpus, (long long)s->seed, dur);
+    return simhttp_run(&sh, s->listen);
 }
 
 int main(int argc, char **argv)
@@ -130,10 +99,10 @@ int main(int argc, char **argv)
         return 2;
     }
     gpusim_config cfg = {s.model, (unsigned)s.gpus, (unsigned)s.nodes, (uint64_t)s.seed};
-    sim_clock clock = {NULL, mono_ms(), s.interval_ms, 0};
-    gpusim_new(&cfg, &clock.sim); /* cannot fail: check_settings vetted cfg */
-    rc = serve(&s, &clock);
-    gpusim_free(clock.sim);
+    gpusim *sim = NULL;
+    gpusim_new(&cfg, &sim); /* cannot fail: check_settings vetted cfg */
+    rc = serve(&s, sim);
+    gpusim_free(sim);
     opts_free(specs, nspecs);
     return rc;
 }

@@ -1,5 +1,5 @@
 /*
- * test_gpusim.c — the GPU simulator's model: PRNG, invariants over long runs,
+ * test_gpusim.c — the GPU simulator's model: invariants over long runs,
  * determinism, UUIDs, and the exposition it renders (parsed back).
  */
 #include <setjmp.h>
@@ -10,6 +10,7 @@
 
 #include "common/expfmt.h"
 #include "simulators/gpusim.h"
+#include "tests/unit/simcheck.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -26,53 +27,6 @@ static gpusim *make_sim(const char *model, unsigned gpus, unsigned nodes, uint64
     assert_int_equal(gpusim_new(&cfg, &sim), GPUSIM_OK);
     assert_non_null(sim);
     return sim;
-}
-
-/* ---- PRNG ---- */
-
-static void test_splitmix64_reference_values(void **state)
-{
-    /* First outputs of splitmix64 from state 0 (Vigna's reference code). */
-    uint64_t st = 0;
-    assert_true(gpusim_splitmix64(&st) == 0xe220a8397b1dcdafULL);
-    assert_true(gpusim_splitmix64(&st) == 0x6e789e6aa1b965f4ULL);
-    assert_true(gpusim_splitmix64(&st) == 0x06c45d188009454fULL);
-}
-
-static void test_rng_distributions(void **state)
-{
-    gpusim_rng r;
-    gpusim_rng_seed(&r, 99);
-    const int n = 200000;
-    double usum = 0, nsum = 0, nsq = 0;
-    for (int i = 0; i < n; i++) {
-        double u = gpusim_rng_uniform(&r);
-        assert_true(u >= 0.0 && u < 1.0);
-        usum += u;
-        double z = gpusim_rng_normal(&r);
-        assert_true(isfinite(z));
-        nsum += z;
-        nsq += z * z;
-        double x = gpusim_rng_range(&r, 20, 28);
-        assert_true(x >= 20 && x < 28);
-    }
-    /* Standard errors: uniform mean 0.00065, normal mean 0.0022, var 0.0032. */
-    assert_true(fabs(usum / n - 0.5) < 0.005);
-    assert_true(fabs(nsum / n) < 0.015);
-    assert_true(fabs(nsq / n - 1.0) < 0.02);
-}
-
-static void test_rng_seeds_give_distinct_streams(void **state)
-{
-    gpusim_rng a, b, c;
-    gpusim_rng_seed(&a, 1);
-    gpusim_rng_seed(&b, 1);
-    gpusim_rng_seed(&c, 2);
-    for (int i = 0; i < 1000; i++) {
-        uint64_t x = gpusim_rng_next(&a);
-        assert_true(x == gpusim_rng_next(&b));
-        assert_true(x != gpusim_rng_next(&c));
-    }
 }
 
 /* ---- construction ---- */
@@ -197,7 +151,7 @@ static void test_invariants_over_long_runs(void **state)
         assert_int_equal(gpusim_steps(sim), LONG_RUN_STEPS);
         for (int i = 0; i < 8; i++) {
             double r = pearson(&st[i]);
-            if (r <= 0.5)
+            if (r <= 0.8)
                 fail_msg("seed %llu gpu%d: util/temp r = %.3f", (unsigned long long)seeds[s], i, r);
             /* The job cycle really cycles: idle dips, busy plateaus, jobs
              * that load memory and release it. */
@@ -210,6 +164,40 @@ static void test_invariants_over_long_runs(void **state)
     }
     /* Hot slots at full load cross the throttle threshold now and then. */
     assert_true(throttled > 0);
+}
+
+/*
+ * The issue's statistics, over exactly 1,000 deterministic updates (1 s
+ * each, the default interval) of an 8-GPU node, for several seeds:
+ * utilization within 20-90 % and power within idle..TDP on every reading
+ * (check_reading), temperature correlated with utilization (Pearson r > 0.8)
+ * on every GPU, and the ECC errors injected within the two-sided 1e-6
+ * bounds of Binomial(updates * GPUs, 0.001).
+ */
+static void test_statistics_over_1000_updates(void **state)
+{
+    const int updates = 1000, seeds = 16;
+    const uint64_t trials = (uint64_t)updates * 8;
+    uint64_t lo = simcheck_binomial_quantile(trials, GPUSIM_ECC_PROBABILITY, 1e-6);
+    uint64_t hi = simcheck_binomial_quantile(trials, GPUSIM_ECC_PROBABILITY, 1 - 1e-6);
+    uint64_t total_ecc = 0;
+    for (int s = 0; s < seeds; s++) {
+        gpusim *sim = make_sim("NVIDIA-A100-40GB", 8, 1, (uint64_t)s);
+        run_stats st[8];
+        uint64_t ecc = run_checked(sim, updates, 1.0, st);
+        assert_in_range(ecc, lo, hi);
+        total_ecc += ecc;
+        for (int i = 0; i < 8; i++) {
+            double r = pearson(&st[i]);
+            if (!(r > 0.8))
+                fail_msg("seed %d gpu%d: util/temp r = %.3f over %d updates", s, i, r, updates);
+        }
+        gpusim_free(sim);
+    }
+    /* All seeds together: Binomial(128000, 0.001), mean 128. */
+    uint64_t all = trials * seeds;
+    assert_in_range(total_ecc, simcheck_binomial_quantile(all, GPUSIM_ECC_PROBABILITY, 1e-6),
+                    simcheck_binomial_quantile(all, GPUSIM_ECC_PROBABILITY, 1 - 1e-6));
 }
 
 static void test_invariants_hold_for_any_dt(void **state)
@@ -433,6 +421,7 @@ static void test_render_one_node(void **state)
     ebuf text;
     ebuf_init(&text);
     gpusim_render(sim, &text);
+    simcheck_promtool(text.data, text.len);
     assert_null(strstr(text.data, "node=")); /* one node: no node label */
     assert_non_null(strstr(text.data, "gpu_id=\"gpu7\""));
     assert_null(strstr(text.data, "gpu_id=\"gpu8\""));
@@ -449,6 +438,7 @@ static void test_render_several_nodes(void **state)
     ebuf text;
     ebuf_init(&text);
     gpusim_render(sim, &text);
+    simcheck_promtool(text.data, text.len);
     assert_non_null(strstr(text.data, "node=\"node2\""));
     assert_non_null(strstr(text.data, "gpu_model=\"NVIDIA-A100-80GB\""));
     ebuf_free(&text);
@@ -471,12 +461,10 @@ static void test_collect_appends_to_a_set(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_splitmix64_reference_values),
-        cmocka_unit_test(test_rng_distributions),
-        cmocka_unit_test(test_rng_seeds_give_distinct_streams),
         cmocka_unit_test(test_new_rejects_bad_config),
         cmocka_unit_test(test_labels_and_count),
         cmocka_unit_test(test_invariants_over_long_runs),
+        cmocka_unit_test(test_statistics_over_1000_updates),
         cmocka_unit_test(test_invariants_hold_for_any_dt),
         cmocka_unit_test(test_other_profiles_respect_their_limits),
         cmocka_unit_test(test_same_seed_same_sequence),
