@@ -10,9 +10,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static void label_samples(metric_set *ms, size_t from, const agent_config *cfg, int64_t ts,
@@ -33,25 +35,83 @@ static void label_samples(metric_set *ms, size_t from, const agent_config *cfg, 
     }
 }
 
-typedef int (*host_collector)(metric_set *, const char *, char *, size_t);
+/* Where each host collector's switch lives in agent_config, by name. */
+static const struct {
+    const char *name;
+    size_t offset;
+} switches[] = {
+    {"cpu", offsetof(agent_config, cpu)},
+    {"meminfo", offsetof(agent_config, meminfo)},
+    {"loadavg", offsetof(agent_config, loadavg)},
+    {"stat", offsetof(agent_config, stat)},
+    {"vmstat", offsetof(agent_config, vmstat)},
+    {"diskstats", offsetof(agent_config, diskstats)},
+    {"filesystem", offsetof(agent_config, filesystem)},
+    {"netdev", offsetof(agent_config, netdev)},
+    {"pressure", offsetof(agent_config, pressure)},
+    {"time", offsetof(agent_config, time)},
+    {"uname", offsetof(agent_config, uname)},
+    {"hwmon", offsetof(agent_config, hwmon)},
+};
 
-static void run_host(metric_set *out, const char *name, host_collector fn, const char *root)
+static int64_t mono_us(void)
 {
-    char err[256], q[300];
-    if (fn(out, root, err, sizeof err) != 0)
-        log_warn("collector failed", "collector=%s err=%s", name, log_quote(q, sizeof q, err));
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
+static bool enabled(const agent_config *cfg, const char *name)
+{
+    for (size_t i = 0; i < sizeof switches / sizeof switches[0]; i++)
+        if (strcmp(switches[i].name, name) == 0)
+            return *(const bool *)((const char *)cfg + switches[i].offset);
+    return false;
+}
+
+static void collector_meta(metric_set *meta, const char *name, bool ok, int64_t took_us)
+{
+    metric_set_meta(meta, "node_scrape_collector_success", METRIC_GAUGE,
+                    "node_exporter: Whether a collector succeeded.");
+    metric_set_addl(meta, "node_scrape_collector_success", ok ? 1 : 0, "collector", name, NULL);
+    metric_set_meta(meta, "node_scrape_collector_duration_seconds", METRIC_GAUGE,
+                    "node_exporter: Duration of a collector scrape.");
+    metric_set_addl(meta, "node_scrape_collector_duration_seconds", (double)took_us / 1e6,
+                    "collector", name, NULL);
+}
+
+static void run_host_collectors(const agent_config *cfg, metric_set *out)
+{
+    metric_set meta;
+    metric_set_init(&meta);
+    for (size_t i = 0; i < host_collectors_n; i++) {
+        if (!enabled(cfg, host_collectors[i].name))
+            continue;
+        char err[256], q[300];
+        int64_t start = mono_us();
+        bool ok = host_collectors[i].fn(out, cfg->root, cfg->filters, err, sizeof err) == 0;
+        if (!ok)
+            log_warn("collector failed", "collector=%s err=%s", host_collectors[i].name,
+                     log_quote(q, sizeof q, err));
+        if (cfg->collector_meta)
+            collector_meta(&meta, host_collectors[i].name, ok, mono_us() - start);
+    }
+    if (cfg->gpu) {
+        char err[256];
+        int64_t start = mono_us();
+        bool ok = collect_gpu(cfg->gpu, out, err, sizeof err) == 0;
+        if (cfg->collector_meta)
+            collector_meta(&meta, "gpu", ok, mono_us() - start);
+    }
+    metric_set_move(out, &meta);
+    metric_set_free(&meta);
 }
 
 void agent_collect(const agent_config *cfg, metric_set *out)
 {
     int64_t ts = now_ms();
     size_t from = out->n;
-    if (cfg->cpu)
-        run_host(out, "cpu", collect_cpu, cfg->root);
-    if (cfg->meminfo)
-        run_host(out, "meminfo", collect_meminfo, cfg->root);
-    if (cfg->loadavg)
-        run_host(out, "loadavg", collect_loadavg, cfg->root);
+    run_host_collectors(cfg, out);
     label_samples(out, from, cfg, ts, true);
     for (size_t i = 0; i < cfg->ntargets; i++) {
         char err[512], q[600];

@@ -19,6 +19,10 @@ typedef struct agent_config {
     const labelset *static_labels; /* added to every series that lacks them */
     const char *root;              /* "/" or a fixture tree */
     bool cpu, meminfo, loadavg;
+    bool stat, vmstat, diskstats, filesystem, netdev, pressure, time, uname, hwmon;
+    const host_filters *filters; /* NULL: node_exporter's defaults */
+    bool collector_meta;         /* node_scrape_collector_{success,duration_seconds} */
+    gpu_collector *gpu;          /* NULL: no GPU collector (or no GPU) */
     const scrape_target *targets;
     size_t ntargets;
     int64_t scrape_timeout_ms;
@@ -27,7 +31,10 @@ typedef struct agent_config {
 /*
  * One collection: host collectors and scrapes, every sample labelled with
  * instance and the static labels and stamped with the collection time.
- * Collector failures are logged and do not stop the others.
+ * Collector failures are logged and do not stop the others; with
+ * collector_meta, node_scrape_collector_success{collector} and
+ * node_scrape_collector_duration_seconds{collector} say how each host
+ * collector fared, as node_exporter does.
  */
 void agent_collect(const agent_config *cfg, metric_set *out);
 

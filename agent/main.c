@@ -2,9 +2,10 @@
  * main.c — ember-agent: settings, the collection loop and shutdown.
  *
  * Every interval: collect, encode a Batch with the next seq (persisted
- * first, so a restart never reuses one), queue it, and flush the queue in
- * order.  An unreachable aggregator only makes the queue grow; collection
- * keeps its rhythm.  `--once` prints one collection as exposition text.
+ * first, so a restart never reuses one), append it to the disk spool, and
+ * send the spool in order.  An unreachable aggregator only makes the spool
+ * grow, within its byte bound; collection keeps its rhythm.  `--once`
+ * prints one collection as exposition text.
  */
 #include "agent/agent.h"
 #include "agent/sender.h"
@@ -29,7 +30,10 @@ typedef struct settings {
     int64_t interval_ms;
     int64_t scrape_timeout_ms;
     int64_t send_timeout_ms;
-    int64_t queue_max;
+    char *spool_dir;
+    int64_t spool_max_bytes;
+    char *spool_sync;
+    char *spool_full;
     bool once;
     char *instance;
     char *agent_id;
@@ -37,6 +41,11 @@ typedef struct settings {
     char *data_dir;
     char *root;
     bool cpu, meminfo, loadavg;
+    bool stat, vmstat, diskstats, filesystem, netdev, pressure, time, uname, hwmon;
+    bool collector_status;
+    bool gpu, gpu_dcgm, gpu_processes;
+    char *nvml_library;
+    char *mount_points_exclude, *fs_types_exclude, *disk_exclude, *netdev_exclude, *vmstat_fields;
     char *log_level;
 } settings;
 
@@ -51,8 +60,14 @@ static const opt_spec specs[] = {
     {"scrape-timeout", OPT_DURATION, &cfg.scrape_timeout_ms, "10s", "timeout of one scrape", "DUR"},
     {"send-timeout", OPT_DURATION, &cfg.send_timeout_ms, "10s",
      "how long to wait for the aggregator's Ack", "DUR"},
-    {"queue.max-batches", OPT_INT, &cfg.queue_max, "240",
-     "batches kept while the aggregator is unreachable (oldest dropped first)", "N"},
+    {"spool.dir", OPT_STRING, &cfg.spool_dir, NULL,
+     "where batches wait for the aggregator's Ack (default: DATA-DIR/spool)", "DIR"},
+    {"spool.max-bytes", OPT_BYTES, &cfg.spool_max_bytes, "512MiB", "bound of the spool on disk",
+     "BYTES"},
+    {"spool.sync", OPT_STRING, &cfg.spool_sync, "always",
+     "when spooled batches are fsynced: always, interval (1 s) or never", "POLICY"},
+    {"spool.full", OPT_STRING, &cfg.spool_full, "drop-oldest",
+     "when the spool is full: drop-oldest batches, or reject new ones", "POLICY"},
     {"once", OPT_BOOL, &cfg.once, "false",
      "print one collection in text exposition format and exit", NULL},
     {"instance", OPT_STRING, &cfg.instance, NULL, "instance label (default: the host name)",
@@ -65,6 +80,37 @@ static const opt_spec specs[] = {
     {"collector.cpu", OPT_BOOL, &cfg.cpu, "true", "collect node_cpu_seconds_total", NULL},
     {"collector.meminfo", OPT_BOOL, &cfg.meminfo, "true", "collect node_memory_*_bytes", NULL},
     {"collector.loadavg", OPT_BOOL, &cfg.loadavg, "true", "collect node_load1/5/15", NULL},
+    {"collector.stat", OPT_BOOL, &cfg.stat, "true",
+     "collect boot time, context switches, forks, interrupts, procs (/proc/stat)", NULL},
+    {"collector.vmstat", OPT_BOOL, &cfg.vmstat, "true", "collect node_vmstat_*", NULL},
+    {"collector.diskstats", OPT_BOOL, &cfg.diskstats, "true", "collect node_disk_*", NULL},
+    {"collector.filesystem", OPT_BOOL, &cfg.filesystem, "true", "collect node_filesystem_*", NULL},
+    {"collector.netdev", OPT_BOOL, &cfg.netdev, "true",
+     "collect node_network_{receive,transmit}_*_total", NULL},
+    {"collector.pressure", OPT_BOOL, &cfg.pressure, "true", "collect node_pressure_* (PSI)", NULL},
+    {"collector.time", OPT_BOOL, &cfg.time, "true", "collect node_time_*", NULL},
+    {"collector.uname", OPT_BOOL, &cfg.uname, "true", "collect node_uname_info", NULL},
+    {"collector.hwmon", OPT_BOOL, &cfg.hwmon, "true", "collect node_hwmon_* temperatures", NULL},
+    {"collector.gpu", OPT_BOOL, &cfg.gpu, "true",
+     "collect gpu_* through NVML (no GPU or driver: no series, one log line)", NULL},
+    {"collector.gpu.nvml-library", OPT_STRING, &cfg.nvml_library, "libnvidia-ml.so.1",
+     "NVML library to dlopen", "PATH"},
+    {"collector.gpu.dcgm-names", OPT_BOOL, &cfg.gpu_dcgm, "false",
+     "also export dcgm-exporter's DCGM_FI_DEV_* names, labels and units", NULL},
+    {"collector.gpu.processes", OPT_BOOL, &cfg.gpu_processes, "true",
+     "export gpu_process_memory_bytes{pid,container,pod,namespace}", NULL},
+    {"collector.status", OPT_BOOL, &cfg.collector_status, "true",
+     "export node_scrape_collector_{success,duration_seconds} per host collector", NULL},
+    {"collector.filesystem.mount-points-exclude", OPT_STRING, &cfg.mount_points_exclude, NULL,
+     "regex of mount points to skip (default: node_exporter's)", "REGEX"},
+    {"collector.filesystem.fs-types-exclude", OPT_STRING, &cfg.fs_types_exclude, NULL,
+     "regex of file system types to skip (default: node_exporter's)", "REGEX"},
+    {"collector.diskstats.device-exclude", OPT_STRING, &cfg.disk_exclude, NULL,
+     "regex of block devices to skip (default: node_exporter's)", "REGEX"},
+    {"collector.netdev.device-exclude", OPT_STRING, &cfg.netdev_exclude, NULL,
+     "regex of network interfaces to skip (default: ^lo$)", "REGEX"},
+    {"collector.vmstat.fields", OPT_STRING, &cfg.vmstat_fields, NULL,
+     "regex of /proc/vmstat fields to export (default: node_exporter's)", "REGEX"},
     {"log.level", OPT_STRING, &cfg.log_level, "info", "debug, info, warn or error", "LEVEL"},
 };
 #define NSPECS (sizeof specs / sizeof specs[0])
@@ -81,6 +127,18 @@ static void on_signal(int sig)
     stopping = sig;
 }
 
+static void gauge(metric_set *ms, const char *name, const char *help, double v)
+{
+    metric_set_meta(ms, name, METRIC_GAUGE, help);
+    metric_set_addl(ms, name, v, NULL);
+}
+
+static void counter(metric_set *ms, const char *name, const char *help, double v)
+{
+    metric_set_meta(ms, name, METRIC_COUNTER, help);
+    metric_set_addl(ms, name, v, NULL);
+}
+
 static void self_metrics(sender *snd, int64_t collect_ms, metric_set *ms)
 {
     sender_stats st;
@@ -89,16 +147,25 @@ static void self_metrics(sender *snd, int64_t collect_ms, metric_set *ms)
     metric_set_meta(ms, b, METRIC_COUNTER, "Batches by delivery result.");
     metric_set_addl(ms, b, (double)st.acked, "result", "acked", NULL);
     metric_set_addl(ms, b, (double)st.rejected, "result", "rejected", NULL);
-    metric_set_addl(ms, b, (double)st.dropped, "result", "dropped", NULL);
-    metric_set_meta(ms, "ember_agent_send_failures_total", METRIC_COUNTER,
-                    "Failed attempts to deliver a batch.");
-    metric_set_addl(ms, "ember_agent_send_failures_total", (double)st.failed_attempts, NULL);
-    metric_set_meta(ms, "ember_agent_queued_batches", METRIC_GAUGE,
-                    "Batches waiting for the aggregator.");
-    metric_set_addl(ms, "ember_agent_queued_batches", (double)st.queued, NULL);
-    metric_set_meta(ms, "ember_agent_collect_duration_seconds", METRIC_GAUGE,
-                    "Duration of the previous collection round.");
-    metric_set_addl(ms, "ember_agent_collect_duration_seconds", (double)collect_ms / 1000.0, NULL);
+    metric_set_addl(ms, b, (double)st.spool.dropped_records, "result", "dropped", NULL);
+    metric_set_addl(ms, b, (double)st.spool_errors, "result", "not_spooled", NULL);
+    counter(ms, "ember_agent_send_failures_total", "Failed attempts to deliver a batch.",
+            (double)st.failed_attempts);
+    gauge(ms, "ember_agent_spool_bytes", "Bytes of the spool on disk.", (double)st.spool.bytes);
+    gauge(ms, "ember_agent_spool_pending_batches", "Batches waiting for the aggregator's Ack.",
+          (double)st.spool.pending);
+    gauge(ms, "ember_agent_spool_oldest_pending_age_seconds",
+          "Age of the oldest batch waiting for the aggregator.",
+          st.spool.oldest_pending_ms ? (double)(now_ms() - st.spool.oldest_pending_ms) / 1000.0
+                                     : 0.0);
+    counter(ms, "ember_agent_spool_dropped_samples_total",
+            "Samples dropped because the spool was full (oldest first).",
+            (double)st.spool.dropped_samples);
+    counter(ms, "ember_agent_spool_corrupt_records_total",
+            "Spool records skipped because they were torn or failed their checksum.",
+            (double)st.spool.corrupt_records);
+    gauge(ms, "ember_agent_collect_duration_seconds", "Duration of the previous collection round.",
+          (double)collect_ms / 1000.0);
     procstats_collect(ms);
 }
 
@@ -112,20 +179,50 @@ static void sleep_until(int64_t deadline)
     }
 }
 
+static int open_spool(spool **out, char *err, size_t errlen)
+{
+    spool_options o = {.max_bytes = cfg.spool_max_bytes};
+    if (!spool_sync_parse(cfg.spool_sync, &o.sync)) {
+        snprintf(err, errlen, "--spool.sync: \"%s\" is not always, interval or never",
+                 cfg.spool_sync);
+        return -1;
+    }
+    if (!spool_full_parse(cfg.spool_full, &o.full)) {
+        snprintf(err, errlen, "--spool.full: \"%s\" is not drop-oldest or reject", cfg.spool_full);
+        return -1;
+    }
+    char dir[4096];
+    if (cfg.spool_dir)
+        snprintf(dir, sizeof dir, "%s", cfg.spool_dir);
+    else
+        snprintf(dir, sizeof dir, "%s/spool", cfg.data_dir);
+    return spool_open(dir, &o, out, err, errlen) == SPOOL_OK ? 0 : -1;
+}
+
 static int run_loop(const agent_config *ac)
 {
     char err[512], q[600];
     uint64_t seq;
-    if (seq_load(cfg.data_dir, &seq, err, sizeof err) != 0) {
+    spool *sp;
+    if (seq_load(cfg.data_dir, &seq, err, sizeof err) != 0 || open_spool(&sp, err, sizeof err)) {
         log_error("cannot load state", "err=%s", log_quote(q, sizeof q, err));
         return 1;
     }
+    spool_stats sst;
+    spool_get_stats(sp, &sst);
+    if (seq <= sst.last_seq) /* never reuse a seq the spool already holds */
+        seq = sst.last_seq + 1;
     sender *snd;
-    if (sender_open(cfg.aggregator, ac->agent_id, ac->static_labels, cfg.send_timeout_ms,
-                    (size_t)cfg.queue_max, &snd, err, sizeof err) != 0) {
+    if (sender_open(cfg.aggregator, ac->agent_id, ac->static_labels, cfg.send_timeout_ms, sp, &snd,
+                    err, sizeof err) != 0) {
         log_error("cannot start sender", "err=%s", log_quote(q, sizeof q, err));
+        spool_close(sp);
         return 1;
     }
+    if (sst.pending)
+        log_info("resuming from spool", "pending=%llu acked_seq=%llu corrupt=%llu",
+                 (unsigned long long)sst.pending, (unsigned long long)sst.acked_seq,
+                 (unsigned long long)sst.corrupt_records);
     log_info("agent started", "agent_id=%s aggregator=%s interval_ms=%lld targets=%zu",
              ac->agent_id, cfg.aggregator, (long long)cfg.interval_ms, ac->ntargets);
     int64_t collect_ms = 0;
@@ -148,17 +245,18 @@ static int run_loop(const agent_config *ac)
         wire_encode_batch(&msg, ac->agent_id, seq, &ms, now_ms());
         log_debug("batch", "seq=%llu samples=%zu bytes=%zu", (unsigned long long)seq, ms.n,
                   msg.len);
-        sender_enqueue(snd, &msg, seq++);
+        sender_enqueue(snd, &msg, seq++, (uint32_t)ms.n);
         ebuf_free(&msg);
         metric_set_free(&ms);
         size_t left = sender_flush(snd);
         if (left)
-            log_warn("aggregator unreachable, batches queued", "queued=%zu", left);
+            log_warn("aggregator unreachable, batches spooled", "pending=%zu", left);
         if (mono_ms() > next + cfg.interval_ms)
             next = mono_ms() - cfg.interval_ms; /* fell behind: do not burst */
         sleep_until(next + cfg.interval_ms);
     }
     sender_close(snd);
+    spool_close(sp);
     log_info("agent stopped", "signal=%d", (int)stopping);
     return rc;
 }
@@ -191,7 +289,26 @@ static int parse_targets(scrape_target **out, size_t *n)
     return 0;
 }
 
-static int run(void)
+/* The GPU collector, or NULL with one log line saying why there is none. */
+static gpu_collector *open_gpu(const char *hostname)
+{
+    if (!cfg.gpu)
+        return NULL;
+    gpu_options opt = {.library = cfg.nvml_library,
+                       .root = cfg.root,
+                       .hostname = hostname,
+                       .dcgm_names = cfg.gpu_dcgm,
+                       .processes = cfg.gpu_processes};
+    gpu_collector *g = NULL;
+    char err[512], q[600];
+    if (gpu_open(&g, &opt, err, sizeof err) != 0)
+        log_info("no GPU series", "reason=%s", log_quote(q, sizeof q, err));
+    else
+        log_info("GPU collector ready", "gpus=%u", gpu_count(g));
+    return g;
+}
+
+static int run(const host_filters *filters)
 {
     char host[256] = "localhost";
     gethostname(host, sizeof host - 1);
@@ -212,11 +329,24 @@ static int run(void)
         .cpu = cfg.cpu,
         .meminfo = cfg.meminfo,
         .loadavg = cfg.loadavg,
+        .stat = cfg.stat,
+        .vmstat = cfg.vmstat,
+        .diskstats = cfg.diskstats,
+        .filesystem = cfg.filesystem,
+        .netdev = cfg.netdev,
+        .pressure = cfg.pressure,
+        .time = cfg.time,
+        .uname = cfg.uname,
+        .hwmon = cfg.hwmon,
+        .filters = filters,
+        .collector_meta = cfg.collector_status,
+        .gpu = open_gpu(host),
         .targets = targets,
         .ntargets = ntargets,
         .scrape_timeout_ms = cfg.scrape_timeout_ms,
     };
     int rc = cfg.once ? print_once(&ac) : run_loop(&ac);
+    gpu_close(ac.gpu);
     for (size_t i = 0; i < ntargets; i++)
         scrape_target_free(&targets[i]);
     free(targets);
@@ -243,7 +373,17 @@ int main(int argc, char **argv)
         opts_free(specs, NSPECS);
         return 1;
     }
-    rc = run();
+    host_filters filters;
+    host_filter_spec fspec = {cfg.mount_points_exclude, cfg.fs_types_exclude, cfg.disk_exclude,
+                              cfg.netdev_exclude, cfg.vmstat_fields};
+    if (host_filters_init(&filters, &fspec, err, sizeof err) != 0) {
+        fprintf(stderr, "ember-agent: %s\n", err);
+        collect_scrape_cleanup();
+        opts_free(specs, NSPECS);
+        return 2;
+    }
+    rc = run(&filters);
+    host_filters_free(&filters);
     collect_scrape_cleanup();
     opts_free(specs, NSPECS);
     nng_fini();

@@ -1,5 +1,5 @@
 /*
- * sender.c — nng REQ client with an in-memory FIFO (see sender.h).
+ * sender.c — nng REQ client draining the spool in order (see sender.h).
  *
  * A Hello goes first after start and after every failed exchange, so the
  * aggregator learns who is talking whenever the path comes back.  Send and
@@ -9,6 +9,7 @@
  */
 #include "agent/sender.h"
 
+#include "common/err.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "proto/wire.h"
@@ -19,24 +20,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct queued {
-    char *data;
-    size_t len;
-    uint64_t seq;
-} queued;
-
 struct sender {
     nng_socket sock;
     char *agent_id;
     labelset static_labels;
     bool need_hello;
-    queued *q; /* ring buffer */
-    size_t head, count, max;
+    spool *sp;
     sender_stats stats;
 };
 
 int sender_open(const char *url, const char *agent_id, const labelset *static_labels,
-                int64_t timeout_ms, size_t max_queue, sender **out, char *err, size_t errlen)
+                int64_t timeout_ms, spool *sp, sender **out, char *err, size_t errlen)
 {
     sender *s = em_calloc(1, sizeof *s);
     int rv = nng_req0_open(&s->sock);
@@ -48,7 +42,7 @@ int sender_open(const char *url, const char *agent_id, const labelset *static_la
         rv = nng_dial(s->sock, url, NULL, NNG_FLAG_NONBLOCK);
     }
     if (rv != 0) {
-        snprintf(err, errlen, "cannot dial %s: %s", url, nng_strerror(rv));
+        err_set(err, errlen, "cannot dial %s: %s", url, nng_strerror(rv));
         if (nng_socket_id(s->sock) > 0)
             nng_close(s->sock);
         free(s);
@@ -60,8 +54,7 @@ int sender_open(const char *url, const char *agent_id, const labelset *static_la
     else
         labels_init(&s->static_labels);
     s->need_hello = true;
-    s->max = max_queue ? max_queue : 1;
-    s->q = em_calloc(s->max, sizeof(queued));
+    s->sp = sp;
     *out = s;
     return 0;
 }
@@ -70,34 +63,26 @@ void sender_close(sender *s)
 {
     if (!s)
         return;
-    for (size_t i = 0; i < s->count; i++)
-        free(s->q[(s->head + i) % s->max].data);
-    free(s->q);
     nng_close(s->sock);
     labels_free(&s->static_labels);
     free(s->agent_id);
     free(s);
 }
 
-static void drop_head(sender *s)
+int sender_enqueue(sender *s, const ebuf *msg, uint64_t seq, uint32_t nsamples)
 {
-    free(s->q[s->head].data);
-    s->head = (s->head + 1) % s->max;
-    s->count--;
-}
-
-void sender_enqueue(sender *s, ebuf *msg, uint64_t seq)
-{
-    if (s->count == s->max) {
-        log_warn("send queue full, dropping oldest batch", "seq=%llu",
-                 (unsigned long long)s->q[s->head].seq);
-        drop_head(s);
-        s->stats.dropped++;
+    char err[300], q[340];
+    int rc = spool_append(s->sp, seq, nsamples, msg->data, msg->len, err, sizeof err);
+    if (rc == SPOOL_EFULL) {
+        s->stats.spool_errors++;
+        log_error("spool full, batch NOT collected (spool.full=reject)", "seq=%llu err=%s",
+                  (unsigned long long)seq, log_quote(q, sizeof q, err));
+    } else if (rc != SPOOL_OK) {
+        s->stats.spool_errors++;
+        log_error("cannot spool batch", "seq=%llu err=%s", (unsigned long long)seq,
+                  log_quote(q, sizeof q, err));
     }
-    queued *e = &s->q[(s->head + s->count) % s->max];
-    e->seq = seq;
-    e->data = ebuf_steal(msg, &e->len);
-    s->count++;
+    return rc;
 }
 
 /* One request/reply.  Returns the Ack (caller frees) or NULL on failure. */
@@ -105,14 +90,14 @@ static Ember__Ack *exchange(sender *s, const void *data, size_t len)
 {
     int rv = nng_send(s->sock, (void *)data, len, 0);
     if (rv != 0) {
-        log_debug("send failed", "err=\"%s\"", nng_strerror(rv));
+        log_debug("send failed", "err=%s", nng_strerror(rv));
         return NULL;
     }
     char *buf = NULL;
     size_t n = 0;
     rv = nng_recv(s->sock, &buf, &n, NNG_FLAG_ALLOC);
     if (rv != 0) {
-        log_debug("no ack", "err=\"%s\"", nng_strerror(rv));
+        log_debug("no ack", "err=%s", nng_strerror(rv));
         return NULL;
     }
     Ember__Ack *ack = wire_decode_ack(buf, n);
@@ -135,51 +120,69 @@ static bool send_hello(sender *s)
     return ok;
 }
 
-/* Send the head of the queue; true if it left the queue. */
-static bool send_head(sender *s)
+/* Send the oldest spooled batch; true if it left the spool. */
+static bool send_oldest(sender *s, const spool_record *r)
 {
-    queued *e = &s->q[s->head];
-    char q[300];
-    Ember__Ack *ack = exchange(s, e->data, e->len);
+    char q[300], err[300];
+    Ember__Ack *ack = exchange(s, r->data, r->len);
     bool done = false;
     if (!ack) {
         /* unreachable or timed out: keep it, resend with the same seq */
     } else if (ack->status == EMBER__ACK__STATUS__REJECTED) {
-        log_error("batch rejected by aggregator", "seq=%llu reason=%s", (unsigned long long)e->seq,
+        log_error("batch rejected by aggregator", "seq=%llu reason=%s", (unsigned long long)r->seq,
                   log_quote(q, sizeof q, ack->reason));
         s->stats.rejected++;
         done = true;
-    } else if (ack->status == EMBER__ACK__STATUS__OK && ack->seq == e->seq) {
+    } else if (ack->status == EMBER__ACK__STATUS__OK && ack->seq == r->seq) {
         s->stats.acked++;
         done = true;
     } else {
         log_warn("batch not committed, will retry", "seq=%llu reason=%s",
-                 (unsigned long long)e->seq, log_quote(q, sizeof q, ack->reason));
+                 (unsigned long long)r->seq, log_quote(q, sizeof q, ack->reason));
     }
     if (ack)
         ember__ack__free_unpacked(ack, NULL);
-    if (done) {
-        drop_head(s);
-    } else {
+    if (done && spool_ack(s->sp, r->seq, err, sizeof err) != SPOOL_OK)
+        log_error("cannot record ack in spool", "seq=%llu err=%s", (unsigned long long)r->seq,
+                  log_quote(q, sizeof q, err));
+    if (!done) {
         s->stats.failed_attempts++;
         s->need_hello = true;
     }
     return done;
 }
 
+static size_t pending(sender *s)
+{
+    spool_stats st;
+    spool_get_stats(s->sp, &st);
+    return st.pending;
+}
+
 size_t sender_flush(sender *s)
 {
-    if (s->count && s->need_hello && !send_hello(s)) {
-        s->stats.failed_attempts++;
-        return s->count;
+    char err[300], q[340];
+    for (;;) {
+        spool_record r;
+        int got = spool_read_after(s->sp, 0, &r, err, sizeof err);
+        if (got < 0)
+            log_error("cannot read spool", "err=%s", log_quote(q, sizeof q, err));
+        if (got <= 0)
+            break;
+        bool sent = false;
+        if (s->need_hello && !send_hello(s))
+            s->stats.failed_attempts++;
+        else
+            sent = send_oldest(s, &r);
+        free(r.data);
+        if (!sent)
+            break;
     }
-    while (s->count && send_head(s))
-        ;
-    return s->count;
+    return pending(s);
 }
 
 void sender_get_stats(sender *s, sender_stats *st)
 {
     *st = s->stats;
-    st->queued = s->count;
+    spool_get_stats(s->sp, &st->spool);
 }

@@ -1,16 +1,16 @@
 /*
- * sender.h — delivers encoded batches to the aggregator over nng REQ/REP.
+ * sender.h — delivers the spooled batches to the aggregator over nng
+ * REQ/REP, strictly in seq order.
  *
- * First cut of the delivery path: batches wait in a bounded in-memory queue,
- * are sent strictly in seq order, one at a time, and leave the queue only on
- * an Ack (OK, or REJECTED which is logged and counted: resending cannot
- * help).  When the aggregator is unreachable the queue holds the batches
- * until it is back; when the queue is full the oldest batch is dropped and
- * counted.  The disk spool (delivery issue) replaces the in-memory queue.
+ * Batches go to the disk spool first (spool.h) and leave it only on an Ack:
+ * OK, or REJECTED, which is logged and counted because resending cannot
+ * help.  While the aggregator is unreachable they wait on disk, across agent
+ * restarts too; the spool's bound decides what an endless outage costs.
  */
 #ifndef EMBER_AGENT_SENDER_H
 #define EMBER_AGENT_SENDER_H
 
+#include "agent/spool.h"
 #include "common/buf.h"
 #include "common/labels.h"
 
@@ -23,18 +23,19 @@ typedef struct sender_stats {
     uint64_t acked;
     uint64_t rejected;
     uint64_t failed_attempts;
-    uint64_t dropped;
-    uint64_t queued;
+    uint64_t spool_errors; /* batches that could not be spooled (disk full, reject mode) */
+    spool_stats spool;
 } sender_stats;
 
-/* Dials url in the background (the aggregator may be down at start). */
+/* Dials url in the background (the aggregator may be down at start); the
+ * spool stays the caller's. */
 int sender_open(const char *url, const char *agent_id, const labelset *static_labels,
-                int64_t timeout_ms, size_t max_queue, sender **out, char *err, size_t errlen);
+                int64_t timeout_ms, spool *sp, sender **out, char *err, size_t errlen);
 void sender_close(sender *s);
-/* Take ownership of an encoded Envelope with the given seq. */
-void sender_enqueue(sender *s, ebuf *msg, uint64_t seq);
-/* Send queued batches in order until the queue is empty or a send fails.
- * Returns the number of batches still queued. */
+/* Spool an encoded Envelope of nsamples samples with the given seq. */
+int sender_enqueue(sender *s, const ebuf *msg, uint64_t seq, uint32_t nsamples);
+/* Send spooled batches in order until none is left or a send fails.
+ * Returns the number of batches still waiting. */
 size_t sender_flush(sender *s);
 void sender_get_stats(sender *s, sender_stats *st);
 

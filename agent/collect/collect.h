@@ -11,6 +11,8 @@
 
 #include "common/expfmt.h"
 
+#include <regex.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,6 +22,93 @@ int collect_cpu(metric_set *out, const char *root, char *err, size_t errlen);
 int collect_meminfo(metric_set *out, const char *root, char *err, size_t errlen);
 /* node_load1, node_load5, node_load15 */
 int collect_loadavg(metric_set *out, const char *root, char *err, size_t errlen);
+
+/* ---- node_exporter's filters (filters.c) ------------------------------- */
+
+/* Regex texts (POSIX ERE); NULL fields take the defaults. */
+typedef struct host_filter_spec {
+    const char *mount_points_exclude, *fs_types_exclude, *disk_device_exclude,
+        *netdev_device_exclude, *vmstat_fields;
+} host_filter_spec;
+
+/* Debian's prometheus-node-exporter 1.5 defaults. */
+extern const host_filter_spec host_filter_defaults;
+
+typedef struct host_filters {
+    regex_t mount_points_exclude, fs_types_exclude, disk_device_exclude, netdev_device_exclude,
+        vmstat_fields;
+} host_filters;
+
+int host_filters_init(host_filters *f, const host_filter_spec *spec, char *err, size_t errlen);
+void host_filters_free(host_filters *f);
+/* f, or the compiled defaults when f is NULL. */
+const host_filters *host_filters_or_default(const host_filters *f);
+bool host_filter_match(const regex_t *re, const char *s);
+
+/*
+ * The other host collectors, one file each, node_exporter 1.5's names.
+ * filters may be NULL (defaults); most ignore it.
+ */
+typedef int (*host_collect_fn)(metric_set *out, const char *root, const host_filters *filters,
+                               char *err, size_t errlen);
+/* node_boot_time_seconds, node_context_switches_total, node_forks_total,
+ * node_intr_total, node_procs_{running,blocked} from /proc/stat */
+int collect_stat(metric_set *out, const char *root, const host_filters *f, char *err,
+                 size_t errlen);
+/* node_vmstat_<field> for the fields matching vmstat_fields */
+int collect_vmstat(metric_set *out, const char *root, const host_filters *f, char *err,
+                   size_t errlen);
+/* node_disk_* {device} and node_disk_info from /proc/diskstats and udev */
+int collect_diskstats(metric_set *out, const char *root, const host_filters *f, char *err,
+                      size_t errlen);
+/* node_filesystem_* {device,fstype,mountpoint} from /proc/1/mounts + statfs */
+int collect_filesystem(metric_set *out, const char *root, const host_filters *f, char *err,
+                       size_t errlen);
+/* node_network_{receive,transmit}_*_total {device} from /proc/net/dev */
+int collect_netdev(metric_set *out, const char *root, const host_filters *f, char *err,
+                   size_t errlen);
+/* node_pressure_* from /proc/pressure/{cpu,io,memory} */
+int collect_pressure(metric_set *out, const char *root, const host_filters *f, char *err,
+                     size_t errlen);
+/* node_time_seconds, node_time_zone_offset_seconds, node_time_clocksource_* */
+int collect_time(metric_set *out, const char *root, const host_filters *f, char *err,
+                 size_t errlen);
+/* node_uname_info */
+int collect_uname(metric_set *out, const char *root, const host_filters *f, char *err,
+                  size_t errlen);
+/* node_hwmon_temp_*_celsius, node_hwmon_chip_names, node_hwmon_sensor_label */
+int collect_hwmon(metric_set *out, const char *root, const host_filters *f, char *err,
+                  size_t errlen);
+
+/* Every host collector by node_exporter's name (registry.c). */
+typedef struct host_collector_def {
+    const char *name;
+    host_collect_fn fn;
+} host_collector_def;
+extern const host_collector_def host_collectors[];
+extern const size_t host_collectors_n;
+
+/* ---- GPUs through NVML (gpu.c) ----------------------------------------- */
+
+typedef struct gpu_collector gpu_collector;
+typedef struct gpu_options {
+    const char *library;  /* default "libnvidia-ml.so.1" */
+    const char *root;     /* for /proc/<pid>/cgroup; default "/" */
+    const char *hostname; /* dcgm-exporter's Hostname label */
+    bool dcgm_names;      /* also DCGM_FI_DEV_* with DCGM's labels and units */
+    bool processes;       /* gpu_process_memory_bytes */
+} gpu_options;
+
+/*
+ * Load NVML, initialise it, find the GPUs and start the XID event thread.
+ * -1 with err set when there is no library, no driver or no GPU: the caller
+ * logs that once and collects no GPU series.
+ */
+int gpu_open(gpu_collector **out, const gpu_options *opt, char *err, size_t errlen);
+/* gpu_* series of every GPU (and DCGM_FI_DEV_* when asked); g may be NULL. */
+int collect_gpu(gpu_collector *g, metric_set *out, char *err, size_t errlen);
+unsigned gpu_count(const gpu_collector *g);
+void gpu_close(gpu_collector *g);
 
 typedef struct scrape_target {
     char *job; /* job label added to every series */

@@ -15,6 +15,7 @@
  *  - a malformed or empty file is an error instead of silently fewer series.
  */
 #include "agent/collect/collect.h"
+#include "agent/collect/procfile.h"
 
 #include "common/err.h"
 #include "common/buf.h"
@@ -27,9 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-/* /proc files are small; this only stops a runaway read of a wrong path. */
-#define HOST_FILE_MAX (16u << 20)
 
 /* Fields of a /proc/stat "cpuN" line, in kernel order (see proc(5)). */
 enum {
@@ -48,105 +46,6 @@ enum {
 
 /* Lines from kernels before 2.6 stop after idle; fewer than this is garbage. */
 #define CPU_MIN_FIELDS 4
-
-/* root + rel, tolerating a root with or without its trailing slash. */
-static void host_path(ebuf *path, const char *root, const char *rel)
-{
-    ebuf_reset(path);
-    ebuf_puts(path, root);
-    if (path->len == 0 || path->data[path->len - 1] != '/')
-        ebuf_putc(path, '/');
-    ebuf_puts(path, rel);
-}
-
-/*
- * Read root/rel into out.  /proc files report size 0, so read until EOF
- * rather than trusting fstat.
- */
-static int host_read_file(ebuf *out, const char *root, const char *rel, char *err, size_t errlen)
-{
-    ebuf path;
-    ebuf_init(&path);
-    host_path(&path, root, rel);
-    int fd = open(path.data, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        err_set(err, errlen, "open %s: %s", path.data, strerror(errno));
-        ebuf_free(&path);
-        return -1;
-    }
-    int rc = 0;
-    for (;;) {
-        ebuf_reserve(out, 4096);
-        ssize_t got = read(fd, out->data + out->len, out->cap - out->len - 1);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0) {
-            err_set(err, errlen, "read %s: %s", path.data, strerror(errno));
-            rc = -1;
-            break;
-        }
-        if (got == 0)
-            break;
-        out->len += (size_t)got;
-        out->data[out->len] = '\0';
-        if (out->len > HOST_FILE_MAX) {
-            err_set(err, errlen, "read %s: larger than %u bytes", path.data, HOST_FILE_MAX);
-            rc = -1;
-            break;
-        }
-    }
-    close(fd);
-    ebuf_free(&path);
-    return rc;
-}
-
-/*
- * Split line[0..len) on blanks into at most max fields (pointers into a
- * NUL-terminated copy the caller owns).  Returns the field count, or max + 1
- * when there were more.
- */
-static size_t split_fields(char *line, char **fields, size_t max)
-{
-    size_t n = 0;
-    char *save = NULL;
-    for (char *tok = strtok_r(line, " \t\r\n", &save); tok != NULL;
-         tok = strtok_r(NULL, " \t\r\n", &save)) {
-        if (n == max)
-            return max + 1;
-        fields[n++] = tok;
-    }
-    return n;
-}
-
-/* A whole field as a double; /proc never has trailing junk in a number. */
-static int parse_number(const char *s, double *out)
-{
-    char *end = NULL;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || *end != '\0' || errno == ERANGE)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-/* Calls fn for each line of text (modified in place); stops at fn's error. */
-typedef int (*line_fn)(char *line, size_t lineno, void *ctx, char *err, size_t errlen);
-
-static int for_each_line(char *text, line_fn fn, void *ctx, char *err, size_t errlen)
-{
-    size_t lineno = 0;
-    char *line = text;
-    while (line != NULL && *line != '\0') {
-        char *nl = strchr(line, '\n');
-        if (nl != NULL)
-            *nl = '\0';
-        if (fn(line, ++lineno, ctx, err, errlen) != 0)
-            return -1;
-        line = nl != NULL ? nl + 1 : NULL;
-    }
-    return 0;
-}
 
 /* ---- cpu ---------------------------------------------------------------- */
 
@@ -193,7 +92,7 @@ static int cpu_line(char *line, size_t lineno, void *ctx, char *err, size_t errl
 {
     cpu_ctx *c = ctx;
     char *f[1 + CPU_NFIELDS];
-    size_t n = split_fields(line, f, 1 + CPU_NFIELDS);
+    size_t n = host_split_fields(line, f, 1 + CPU_NFIELDS);
     long id;
     if (n == 0 || cpu_id_of(f[0], &id) != 0)
         return 0; /* not a per-CPU line */
@@ -207,7 +106,7 @@ static int cpu_line(char *line, size_t lineno, void *ctx, char *err, size_t errl
     double secs[CPU_NFIELDS] = {0};
     for (size_t i = 0; i < nvals; i++) {
         double ticks;
-        if (parse_number(f[1 + i], &ticks) != 0) {
+        if (host_parse_number(f[1 + i], &ticks) != 0) {
             err_set(err, errlen, "proc/stat line %zu: bad value %s for %s", lineno, f[1 + i], f[0]);
             return -1;
         }
@@ -242,7 +141,7 @@ int collect_cpu(metric_set *out, const char *root, char *err, size_t errlen)
     metric_set_meta(&ms, "node_cpu_guest_seconds_total", METRIC_COUNTER,
                     "Seconds the CPUs spent in guests (VMs) for each mode.");
     cpu_ctx c = {.ms = &ms, .hz = user_hz(), .ncpus = 0};
-    int rc = for_each_line(text.data, cpu_line, &c, err, errlen);
+    int rc = host_for_each_line(text.data, cpu_line, &c, err, errlen);
     if (rc == 0 && c.ncpus == 0) {
         err_set(err, errlen, "proc/stat: no per-CPU lines");
         rc = -1;
@@ -299,7 +198,7 @@ static int meminfo_line(char *line, size_t lineno, void *ctx, char *err, size_t 
 {
     meminfo_ctx *c = ctx;
     char *f[3];
-    size_t n = split_fields(line, f, 3);
+    size_t n = host_split_fields(line, f, 3);
     if (n == 0)
         return 0; /* some CentOS kernels emit blank lines */
     size_t klen = strlen(f[0]);
@@ -309,7 +208,7 @@ static int meminfo_line(char *line, size_t lineno, void *ctx, char *err, size_t 
     }
     f[0][klen - 1] = '\0';
     double v;
-    if (parse_number(f[1], &v) != 0) {
+    if (host_parse_number(f[1], &v) != 0) {
         err_set(err, errlen, "proc/meminfo line %zu: bad value %s for %s", lineno, f[1], f[0]);
         return -1;
     }
@@ -346,7 +245,7 @@ int collect_meminfo(metric_set *out, const char *root, char *err, size_t errlen)
     ebuf_init(&c.key);
     ebuf_init(&c.name);
     ebuf_init(&c.help);
-    int rc = for_each_line(text.data, meminfo_line, &c, err, errlen);
+    int rc = host_for_each_line(text.data, meminfo_line, &c, err, errlen);
     if (rc == 0 && ms.n == 0) {
         err_set(err, errlen, "proc/meminfo: no fields");
         rc = -1;
@@ -379,7 +278,7 @@ int collect_loadavg(metric_set *out, const char *root, char *err, size_t errlen)
     /* "0.01 0.06 0.03 1/108 5262\n": only the first three fields matter. */
     text.data[strcspn(text.data, "\n")] = '\0';
     char *f[3];
-    size_t n = split_fields(text.data, f, 3);
+    size_t n = host_split_fields(text.data, f, 3);
     double v[3];
     int rc = 0;
     if (n < 3) {
@@ -387,7 +286,7 @@ int collect_loadavg(metric_set *out, const char *root, char *err, size_t errlen)
         rc = -1;
     }
     for (size_t i = 0; rc == 0 && i < 3; i++) {
-        if (parse_number(f[i], &v[i]) != 0) {
+        if (host_parse_number(f[i], &v[i]) != 0) {
             err_set(err, errlen, "proc/loadavg: bad load average %s", f[i]);
             rc = -1;
         }

@@ -1,7 +1,7 @@
 /*
  * test_agent.c — agent plumbing: scrape target specs, the persisted batch
  * seq (survives restarts, never reused, torn writes impossible), and the
- * in-memory send queue against a real nng REP socket on loopback.
+ * sender draining a real disk spool to a real nng REP socket on loopback.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -108,7 +108,7 @@ static void enqueue(sender *s, uint64_t seq)
     ebuf m;
     ebuf_init(&m);
     wire_encode_batch(&m, "agent", seq, &ms, 1000);
-    sender_enqueue(s, &m, seq);
+    assert_int_equal(sender_enqueue(s, &m, seq, 1), SPOOL_OK);
     ebuf_free(&m);
     metric_set_free(&ms);
 }
@@ -124,13 +124,23 @@ static void flush_thread(void *arg)
     f->left = sender_flush(f->s);
 }
 
+static spool *open_spool(char *dir, size_t len, const spool_options *o)
+{
+    spool *sp;
+    char err[256];
+    assert_int_equal(fs_mkdtemp(dir, len, "ember-sender"), 0);
+    assert_int_equal(spool_open(dir, o, &sp, err, sizeof err), SPOOL_OK);
+    return sp;
+}
+
 static void test_sender_in_order_with_retry_and_reject(void **state)
 {
     fake_aggregator a;
     rep_open(&a);
+    char dir[256], err[256];
+    spool *sp = open_spool(dir, sizeof dir, NULL);
     sender *s;
-    char err[256];
-    assert_int_equal(sender_open(a.url, "agent", NULL, 2000, 8, &s, err, sizeof err), 0);
+    assert_int_equal(sender_open(a.url, "agent", NULL, 2000, sp, &s, err, sizeof err), 0);
     for (uint64_t seq = 1; seq <= 3; seq++)
         enqueue(s, seq);
 
@@ -139,10 +149,16 @@ static void test_sender_in_order_with_retry_and_reject(void **state)
     nng_thread_create(&th, flush_thread, &f);
     assert_int_equal(rep_answer(&a, 0), 0);                         /* hello */
     assert_int_equal(rep_answer(&a, EMBER__ACK__STATUS__OK), 1);    /* acked */
-    assert_int_equal(rep_answer(&a, EMBER__ACK__STATUS__RETRY), 2); /* stays queued */
+    assert_int_equal(rep_answer(&a, EMBER__ACK__STATUS__RETRY), 2); /* stays spooled */
     nng_thread_destroy(th);
     assert_int_equal(f.left, 2);
 
+    /* the agent restarts: the spool resumes after the acknowledged batch */
+    sender_close(s);
+    spool_close(sp);
+    assert_int_equal(spool_open(dir, NULL, &sp, err, sizeof err), SPOOL_OK);
+    assert_int_equal(sender_open(a.url, "agent", NULL, 2000, sp, &s, err, sizeof err), 0);
+    f.s = s;
     nng_thread_create(&th, flush_thread, &f);
     assert_int_equal(rep_answer(&a, 0), 0);                            /* hello again */
     assert_int_equal(rep_answer(&a, EMBER__ACK__STATUS__REJECTED), 2); /* same seq, dropped */
@@ -152,28 +168,36 @@ static void test_sender_in_order_with_retry_and_reject(void **state)
 
     sender_stats st;
     sender_get_stats(s, &st);
-    assert_int_equal(st.acked, 2);
+    assert_int_equal(st.acked, 1);
     assert_int_equal(st.rejected, 1);
-    assert_int_equal(st.failed_attempts, 1);
+    assert_int_equal(st.spool.pending, 0);
+    assert_int_equal(st.spool.acked_seq, 3);
     sender_close(s);
+    spool_close(sp);
+    fs_rmtree(dir);
     nng_close(a.sock);
 }
 
-static void test_sender_queue_drops_oldest_when_full(void **state)
+static void test_sender_outage_keeps_batches_on_disk(void **state)
 {
+    char dir[256], err[256];
+    spool_options o = {.max_bytes = 1 << 20};
+    spool *sp = open_spool(dir, sizeof dir, &o);
     sender *s;
-    char err[256];
-    /* nobody listens here: everything stays queued */
-    assert_int_equal(sender_open("tcp://127.0.0.1:1", "agent", NULL, 100, 3, &s, err, sizeof err),
+    /* nobody listens here: everything stays spooled */
+    assert_int_equal(sender_open("tcp://127.0.0.1:1", "agent", NULL, 100, sp, &s, err, sizeof err),
                      0);
     for (uint64_t seq = 1; seq <= 5; seq++)
         enqueue(s, seq);
+    assert_int_equal(sender_flush(s), 5);
     sender_stats st;
     sender_get_stats(s, &st);
-    assert_int_equal(st.queued, 3);
-    assert_int_equal(st.dropped, 2);
-    assert_int_equal(sender_flush(s), 3);
+    assert_int_equal(st.spool.pending, 5);
+    assert_int_equal(st.spool.pending_samples, 5);
+    assert_true(st.failed_attempts >= 1);
     sender_close(s);
+    spool_close(sp);
+    fs_rmtree(dir);
 }
 
 int main(void)
@@ -182,7 +206,7 @@ int main(void)
         cmocka_unit_test(test_scrape_target_specs),
         cmocka_unit_test(test_seq_persists),
         cmocka_unit_test(test_sender_in_order_with_retry_and_reject),
-        cmocka_unit_test(test_sender_queue_drops_oldest_when_full),
+        cmocka_unit_test(test_sender_outage_keeps_batches_on_disk),
     };
     int rc = cmocka_run_group_tests_name("agent", tests, NULL, NULL);
     nng_fini();
