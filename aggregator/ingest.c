@@ -29,7 +29,7 @@ struct ingest {
     worker *workers;
     int nworkers;
     atomic_uint_fast64_t batches_ok, batches_duplicate, batches_rejected, batches_failed, hellos,
-        samples, bytes;
+        samples, samples_rejected, bytes;
 };
 
 static void reply(ebuf *out, uint64_t seq, Ember__Ack__Status st, const char *reason,
@@ -43,33 +43,38 @@ static void handle_batch(ingest *in, const Ember__Batch *b, ebuf *out)
     tsdb_appender *app = tsdb_appender_new(in->db);
     labelset ls;
     labels_init(&ls);
-    uint64_t n = 0;
     for (size_t i = 0; i < b->n_series; i++) {
         labels_clear(&ls);
         wire_series_labels(b, i, &ls);
         for (size_t k = 0; k < b->series[i]->n_samples; k++) {
             const Ember__Sample *s = b->series[i]->samples[k];
             tsdb_append(app, &ls, s->timestamp_ms, s->value);
-            n++;
         }
     }
     labels_free(&ls);
-    bool dup = false;
+    tsdb_commit_result res;
     char err[256], q[300];
-    if (tsdb_commit(app, b->agent_id, b->seq, &dup, err, sizeof err) != 0) {
+    if (tsdb_commit(app, b->agent_id, b->seq, &res, err, sizeof err) != 0) {
         atomic_fetch_add(&in->batches_failed, 1);
         log_error("batch commit failed", "agent=%s seq=%llu err=%s", b->agent_id,
                   (unsigned long long)b->seq, log_quote(q, sizeof q, err));
         reply(out, b->seq, EMBER__ACK__STATUS__RETRY, err, 0);
-    } else if (dup) {
+    } else if (res.duplicate) {
         atomic_fetch_add(&in->batches_duplicate, 1);
         log_debug("duplicate batch acknowledged", "agent=%s seq=%llu", b->agent_id,
                   (unsigned long long)b->seq);
         reply(out, b->seq, EMBER__ACK__STATUS__OK, "duplicate", 0);
     } else {
+        /* Refused samples (bad labels, out of retention, series limit) are
+         * not retryable; the rest of the batch is durable: OK with the reason. */
         atomic_fetch_add(&in->batches_ok, 1);
-        atomic_fetch_add(&in->samples, n);
-        reply(out, b->seq, EMBER__ACK__STATUS__OK, NULL, n);
+        atomic_fetch_add(&in->samples, res.applied);
+        atomic_fetch_add(&in->samples_rejected, res.rejected);
+        if (res.rejected)
+            log_warn("samples rejected", "agent=%s seq=%llu rejected=%llu reason=%s", b->agent_id,
+                     (unsigned long long)b->seq, (unsigned long long)res.rejected,
+                     log_quote(q, sizeof q, res.reason));
+        reply(out, b->seq, EMBER__ACK__STATUS__OK, res.rejected ? res.reason : NULL, res.applied);
     }
 }
 
@@ -170,5 +175,6 @@ void ingest_get_stats(ingest *in, ingest_stats *st)
     st->batches_failed = atomic_load(&in->batches_failed);
     st->hellos = atomic_load(&in->hellos);
     st->samples = atomic_load(&in->samples);
+    st->samples_rejected = atomic_load(&in->samples_rejected);
     st->bytes = atomic_load(&in->bytes);
 }

@@ -3,7 +3,9 @@
  *
  * Several nng contexts receive in parallel; each decodes an Envelope,
  * commits a Batch to the tsdb (atomically with the agent's seq) and only
- * then replies Ack OK.  Malformed messages get a REJECTED Ack with the
+ * then replies Ack OK.  Samples the store refuses (invalid labels, outside
+ * retention, the agent's series limit) are counted and named in the OK
+ * Ack's reason; the rest of the batch is kept.  Malformed messages get a REJECTED Ack with the
  * reason and are counted; storage failures get RETRY.  Nothing a client sends
  * can stop the endpoint.
  */
@@ -24,6 +26,7 @@ typedef struct ingest_stats {
     uint64_t batches_failed; /* storage errors, answered with RETRY */
     uint64_t hellos;
     uint64_t samples;
+    uint64_t samples_rejected; /* refused samples of accepted batches (reason in the Ack) */
     uint64_t bytes;
 } ingest_stats;
 

@@ -21,6 +21,10 @@ typedef struct settings {
     int64_t ingest_workers;
     int64_t lookback_ms;
     bool sync;
+    int64_t sync_interval_ms;
+    int64_t retention_ms;
+    int64_t max_series_per_agent;
+    int64_t head_max_age_ms;
     char *log_level;
 } settings;
 
@@ -35,8 +39,16 @@ static const opt_spec specs[] = {
     {"ingest-workers", OPT_INT, &cfg.ingest_workers, "4", "batches handled in parallel", "N"},
     {"query.lookback-delta", OPT_DURATION, &cfg.lookback_ms, "5m",
      "how far back an instant selector looks for a sample", "DUR"},
-    {"storage.sync", OPT_BOOL, &cfg.sync, "true", "fsync every commit before acknowledging it",
-     NULL},
+    {"storage.sync", OPT_BOOL, &cfg.sync, "true",
+     "fsync every commit before acknowledging it (false: fsync every storage.sync-interval)", NULL},
+    {"storage.sync-interval", OPT_DURATION, &cfg.sync_interval_ms, "1s",
+     "with --no-storage.sync: how often the log is fsynced (acked data at risk)", "DUR"},
+    {"retention", OPT_DURATION, &cfg.retention_ms, "30d",
+     "how long samples are kept; older time partitions are dropped whole", "DUR"},
+    {"storage.head-max-age", OPT_DURATION, &cfg.head_max_age_ms, "1h",
+     "head chunks older than this are cut to disk (and the head log truncated)", "DUR"},
+    {"storage.max-series-per-agent", OPT_INT, &cfg.max_series_per_agent, "0",
+     "active series one agent may write; the excess is rejected (0: no limit)", "N"},
     {"log.level", OPT_STRING, &cfg.log_level, "info", "debug, info, warn or error", "LEVEL"},
 };
 #define NSPECS (sizeof specs / sizeof specs[0])
@@ -50,7 +62,11 @@ static int run(void)
 {
     char err[512], q[600];
     aggregator agg = {.lookback_ms = cfg.lookback_ms};
-    tsdb_options topts = {.sync = cfg.sync};
+    tsdb_options topts = {.sync = cfg.sync,
+                          .sync_interval_ms = cfg.sync_interval_ms,
+                          .retention_ms = cfg.retention_ms,
+                          .head_max_age_ms = cfg.head_max_age_ms,
+                          .max_series_per_agent = (uint64_t)cfg.max_series_per_agent};
     if (tsdb_open(cfg.data_dir, &topts, &agg.db, err, sizeof err) != 0) {
         log_error("cannot open storage", "err=%s", log_quote(q, sizeof q, err));
         return 1;

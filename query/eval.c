@@ -26,21 +26,22 @@ static int64_t window_start(int64_t t, int64_t lookback)
     return t - lookback + 1;
 }
 
-/* Newest sample in [mint, t], or NULL.  Storage returns samples in
- * ascending order and only in range, but a window check costs nothing. */
-static const qsample *last_sample(const qseries *q, int64_t mint, int64_t t)
+/* Newest sample in [mint, t] into *last; false if none.  The seek skips
+ * what lies before the window; the bound check costs nothing even though
+ * storage iterates only inside the range it was asked for. */
+static bool last_sample(qiter *it, int64_t mint, int64_t t, qsample *last)
 {
-    for (size_t i = q->n; i > 0; i--) {
-        const qsample *s = &q->samples[i - 1];
-        if (s->t > t)
-            continue;
-        return s->t >= mint ? s : NULL;
+    bool found = false;
+    for (bool ok = qiter_seek(it, mint); ok && it->t <= t; ok = qiter_next(it)) {
+        last->t = it->t;
+        last->v = it->v;
+        found = true;
     }
-    return NULL;
+    return found;
 }
 
 /* Move q's labels into a new result series holding one sample. */
-static void emit_series(qseries_set *out, qseries *q, int64_t t, double v)
+static void emit_series(qseries_set *out, qselected *q, int64_t t, double v)
 {
     EM_GROW(out->v, out->cap, out->n + 1);
     qseries *r = &out->v[out->n++];
@@ -57,18 +58,18 @@ int promql_eval_selector(const query_storage *st, const promql_selector *s, int6
     if (lookback_ms <= 0)
         lookback_ms = PROMQL_DEFAULT_LOOKBACK_MS;
     int64_t mint = window_start(t, lookback_ms);
-    qseries_set found;
-    qseries_set_init(&found);
+    qselect_set found;
+    qselect_set_init(&found);
     if (st->select(st->ctx, s->matchers, s->n, mint, t, &found, err, errlen) < 0) {
-        qseries_set_free(&found);
+        qselect_set_free(&found);
         return -1;
     }
     for (size_t i = 0; i < found.n; i++) {
-        const qsample *last = last_sample(&found.v[i], mint, t);
-        if (last && !is_stale_nan(last->v))
-            emit_series(out, &found.v[i], t, last->v);
+        qsample last;
+        if (last_sample(found.v[i].it, mint, t, &last) && !is_stale_nan(last.v))
+            emit_series(out, &found.v[i], t, last.v);
     }
-    qseries_set_free(&found);
+    qselect_set_free(&found);
     qseries_set_sort(out);
     return 0;
 }

@@ -1,6 +1,7 @@
 /*
  * storage.c — the small containers of the storage interface (storage.h):
- * series sets filled by a storage's select(), and the staleness marker.
+ * series sets, selections with their iterators, the in-memory slice
+ * iterator, and the staleness marker.
  *
  * The staleness marker is one particular NaN bit pattern.  NaN never
  * compares equal to anything, and a NaN produced by arithmetic usually has a
@@ -57,6 +58,109 @@ void qseries_set_sort(qseries_set *s)
 {
     if (s->n > 1)
         qsort(s->v, s->n, sizeof(qseries), qseries_cmp);
+}
+
+typedef struct slice_iter {
+    qiter base;
+    qsample *s;
+    size_t n, i; /* i: index of the next sample to return */
+} slice_iter;
+
+static bool slice_next(qiter *it)
+{
+    slice_iter *si = (slice_iter *)it;
+    if (si->i >= si->n)
+        return false;
+    it->t = si->s[si->i].t;
+    it->v = si->s[si->i].v;
+    si->i++;
+    return true;
+}
+
+static bool slice_seek(qiter *it, int64_t t)
+{
+    slice_iter *si = (slice_iter *)it;
+    if (si->i > 0 && it->t >= t)
+        return true;
+    /* Binary search the first sample >= t among those not yet returned. */
+    size_t lo = si->i, hi = si->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (si->s[mid].t < t)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    si->i = lo;
+    return slice_next(it);
+}
+
+static void slice_free(qiter *it)
+{
+    slice_iter *si = (slice_iter *)it;
+    free(si->s);
+    free(si);
+}
+
+static const qiter_ops slice_ops = {slice_next, slice_seek, slice_free};
+
+qiter *qiter_slice_new(const qsample *samples, size_t n)
+{
+    slice_iter *si = em_calloc(1, sizeof *si);
+    si->base.ops = &slice_ops;
+    si->n = n;
+    if (n) {
+        si->s = em_malloc(n * sizeof(qsample));
+        memcpy(si->s, samples, n * sizeof(qsample));
+    }
+    return &si->base;
+}
+
+void qselect_set_init(qselect_set *s)
+{
+    s->v = NULL;
+    s->n = s->cap = 0;
+}
+
+void qselect_set_free(qselect_set *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        labels_free(&s->v[i].labels);
+        qiter_free(s->v[i].it);
+    }
+    free(s->v);
+    qselect_set_init(s);
+}
+
+void qselect_set_add(qselect_set *s, const labelset *ls, qiter *it)
+{
+    EM_GROW(s->v, s->cap, s->n + 1);
+    labels_copy(&s->v[s->n].labels, ls);
+    s->v[s->n].it = it;
+    s->n++;
+}
+
+int query_storage_read(const query_storage *st, const label_matcher *ms, size_t nms, int64_t mint,
+                       int64_t maxt, qseries_set *out, char *err, size_t errlen)
+{
+    qselect_set sel;
+    qselect_set_init(&sel);
+    if (st->select(st->ctx, ms, nms, mint, maxt, &sel, err, errlen) != 0) {
+        qselect_set_free(&sel);
+        return -1;
+    }
+    for (size_t i = 0; i < sel.n; i++) {
+        qiter *it = sel.v[i].it;
+        qseries *q = NULL;
+        for (bool ok = qiter_seek(it, mint); ok && it->t <= maxt; ok = qiter_next(it)) {
+            if (!q)
+                q = qseries_set_add(out, &sel.v[i].labels);
+            qseries_push(q, it->t, it->v);
+        }
+    }
+    qselect_set_free(&sel);
+    qseries_set_sort(out);
+    return 0;
 }
 
 double stale_nan(void)

@@ -23,7 +23,7 @@
 #define API_MAX_CONNECTIONS 1024
 #define API_TIMEOUT_S 60
 
-static void api_error(httpd_response *resp, int status, const char *type, const char *msg)
+void api_error(httpd_response *resp, int status, const char *type, const char *msg)
 {
     resp->status = status;
     resp->content_type = HTTPD_CONTENT_TYPE_JSON;
@@ -149,8 +149,6 @@ static void self_metrics(aggregator *agg, metric_set *ms)
 {
     ingest_stats is;
     ingest_get_stats(agg->in, &is);
-    tsdb_stats ts;
-    tsdb_get_stats(agg->db, &ts);
     const char *b = "ember_aggregator_ingest_batches_total";
     metric_set_meta(ms, b, METRIC_COUNTER, "Batches received from agents, by result.");
     metric_set_addl(ms, b, (double)is.batches_ok, "result", "ok", NULL);
@@ -167,12 +165,10 @@ static void self_metrics(aggregator *agg, metric_set *ms)
                 (double)atomic_load(&agg->queries));
     add_counter(ms, "ember_aggregator_query_errors_total", "PromQL queries that failed.",
                 (double)atomic_load(&agg->query_errors));
-    metric_set_meta(ms, "ember_tsdb_series", METRIC_GAUGE, "Series in the store.");
-    metric_set_addl(ms, "ember_tsdb_series", (double)ts.series, NULL);
-    add_counter(ms, "ember_tsdb_commits_total", "Atomic commits to the store.", (double)ts.commits);
-    metric_set_meta(ms, "ember_tsdb_disk_bytes", METRIC_GAUGE,
-                    "Bytes used by the store (SST files and memtables).");
-    metric_set_addl(ms, "ember_tsdb_disk_bytes", (double)ts.disk_bytes, NULL);
+    add_counter(ms, "ember_aggregator_ingest_samples_rejected_total",
+                "Samples of accepted batches the store refused (reason in the Ack).",
+                (double)is.samples_rejected);
+    api_tsdb_metrics(agg, ms);
     procstats_collect(ms);
 }
 
@@ -199,6 +195,8 @@ static const struct {
 } routes[] = {
     {"GET,POST", "/api/v1/query", handle_query},
     {"GET", "/api/v1/status/buildinfo", handle_buildinfo},
+    {"GET", "/api/v1/status/tsdb", api_handle_status_tsdb},
+    {"POST", "/api/v1/import/prometheus", api_handle_import},
     {"GET", "/metrics", handle_metrics},
     {"GET", "/-/healthy", handle_healthy},
     {"GET", "/-/ready", handle_ready},

@@ -1,6 +1,7 @@
 /*
  * api.h — the Prometheus-compatible HTTP API of the aggregator:
- * /api/v1/query, /api/v1/status/buildinfo, /metrics, /-/healthy, /-/ready.
+ * /api/v1/query, /api/v1/status/buildinfo, /api/v1/status/tsdb,
+ * /api/v1/import/prometheus, /metrics, /-/healthy, /-/ready.
  * Responses and errors use Prometheus's JSON envelope
  * ({"status":"success","data":...} / {"status":"error","errorType",...}).
  */
@@ -8,6 +9,7 @@
 #define EMBER_AGGREGATOR_HTTP_API_H
 
 #include "aggregator/aggregator.h"
+#include "common/expfmt.h"
 #include "common/httpd.h"
 
 /*
@@ -17,5 +19,11 @@
  * which must outlive the server.
  */
 httpd *api_server_new(aggregator *agg);
+
+/* Shared by the api_*.c files. */
+void api_error(httpd_response *resp, int status, const char *type, const char *msg);
+void api_handle_import(void *ctx, const httpd_request *req, httpd_response *resp);
+void api_handle_status_tsdb(void *ctx, const httpd_request *req, httpd_response *resp);
+void api_tsdb_metrics(aggregator *agg, metric_set *ms);
 
 #endif

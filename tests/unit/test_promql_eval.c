@@ -17,6 +17,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define T 1000000 /* evaluation time, ms */
@@ -30,10 +31,10 @@ typedef struct fake_store {
     int64_t mint, maxt;
 } fake_store;
 
-/* storage.h's select: series matching all matchers that have samples in
- * [mint, maxt], with those samples. */
+/* storage.h's select: series matching all matchers, each with an iterator
+ * over its samples in [mint, maxt]. */
 static int fake_select(void *ctx, const label_matcher *ms, size_t nms, int64_t mint, int64_t maxt,
-                       qseries_set *out, char *err, size_t errlen)
+                       qselect_set *out, char *err, size_t errlen)
 {
     fake_store *st = ctx;
     st->calls++;
@@ -47,14 +48,14 @@ static int fake_select(void *ctx, const label_matcher *ms, size_t nms, int64_t m
         const qseries *s = &st->all.v[i];
         if (!matchers_match_labels(ms, nms, &s->labels))
             continue;
-        qseries *q = NULL;
+        qseries q = {.samples = NULL};
         for (size_t j = 0; j < s->n; j++) {
             if (!st->sloppy && (s->samples[j].t < mint || s->samples[j].t > maxt))
                 continue;
-            if (!q)
-                q = qseries_set_add(out, &s->labels);
-            qseries_push(q, s->samples[j].t, s->samples[j].v);
+            qseries_push(&q, s->samples[j].t, s->samples[j].v);
         }
+        qselect_set_add(out, &s->labels, qiter_slice_new(q.samples, q.n));
+        free(q.samples);
     }
     return 0;
 }

@@ -1,7 +1,9 @@
 /*
- * test_tsdb.c — the first-cut store on a real RocksDB in a temporary
- * directory: commits, exactly-once per agent, selection, durability across
- * reopen.
+ * test_tsdb.c — the store on a real RocksDB in a temporary directory:
+ * commits, exactly-once per agent, selection through the postings,
+ * out-of-order merge and compaction, head log replay and truncation,
+ * retention by partition, refusals and the per-agent series limit, label
+ * listings and cardinality, durability across reopen.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +12,7 @@
 #include <cmocka.h>
 
 #include "aggregator/tsdb/tsdb.h"
+#include "common/etime.h"
 #include "common/fsutil.h"
 
 #include <math.h>
@@ -17,16 +20,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define HOUR (3600 * 1000LL)
+
 typedef struct fixture {
     char dir[256];
+    tsdb_options o;
     tsdb *db;
 } fixture;
 
-static void open_db(fixture *f)
+static void reopen(fixture *f)
 {
     char err[256];
-    tsdb_options o = {.sync = false};
-    if (tsdb_open(f->dir, &o, &f->db, err, sizeof err) != 0)
+    if (f->db)
+        tsdb_close(f->db);
+    f->db = NULL;
+    if (tsdb_open(f->dir, &f->o, &f->db, err, sizeof err) != 0)
         fail_msg("%s", err);
 }
 
@@ -35,7 +43,8 @@ static int setup(void **state)
     fixture *f = calloc(1, sizeof *f);
     if (fs_mkdtemp(f->dir, sizeof f->dir, "ember-tsdb") != 0)
         return -1;
-    open_db(f);
+    f->o.maint_interval_ms = -1; /* the tests drive maintenance */
+    reopen(f);
     *state = f;
     return 0;
 }
@@ -62,11 +71,11 @@ static void commit(tsdb *db, const char *agent, uint64_t seq, const labelset *ls
                    double v, bool expect_dup)
 {
     tsdb_appender *a = tsdb_appender_new(db);
-    tsdb_append(a, ls, t, v);
-    bool dup;
+    assert_null(tsdb_append(a, ls, t, v));
+    tsdb_commit_result res;
     char err[256];
-    assert_int_equal(tsdb_commit(a, agent, seq, &dup, err, sizeof err), 0);
-    assert_int_equal(dup, expect_dup);
+    assert_int_equal(tsdb_commit(a, agent, seq, &res, err, sizeof err), 0);
+    assert_int_equal(res.duplicate, expect_dup);
 }
 
 static void select_all(tsdb *db, const char *name, int64_t mint, int64_t maxt, qseries_set *out)
@@ -76,8 +85,7 @@ static void select_all(tsdb *db, const char *name, int64_t mint, int64_t maxt, q
     assert_int_equal(matcher_init(&m, MATCH_EQ, "__name__", name, err, sizeof err), 0);
     query_storage st = tsdb_query_storage(db);
     qseries_set_init(out);
-    assert_int_equal(st.select(st.ctx, &m, 1, mint, maxt, out, err, sizeof err), 0);
-    qseries_set_sort(out);
+    assert_int_equal(query_storage_read(&st, &m, 1, mint, maxt, out, err, sizeof err), 0);
     matcher_free(&m);
 }
 
@@ -174,8 +182,7 @@ static void test_matchers_select_series(void **state)
     query_storage st = tsdb_query_storage(f->db);
     qseries_set out;
     qseries_set_init(&out);
-    assert_int_equal(st.select(st.ctx, m, 2, 0, 2000, &out, err, sizeof err), 0);
-    qseries_set_sort(&out);
+    assert_int_equal(query_storage_read(&st, m, 2, 0, 2000, &out, err, sizeof err), 0);
     assert_int_equal(out.n, 2);
     assert_string_equal(labels_get(&out.v[0].labels, "gpu_id"), "gpu1");
     assert_string_equal(labels_get(&out.v[1].labels, "gpu_id"), "gpu2");
@@ -194,8 +201,7 @@ static void test_reopen_keeps_series_samples_and_seq(void **state)
     tsdb_stats st;
     tsdb_get_stats(f->db, &st);
     assert_int_equal(st.series, 1);
-    tsdb_close(f->db);
-    open_db(f);
+    reopen(f);
     tsdb_get_stats(f->db, &st);
     assert_int_equal(st.series, 1); /* index rebuilt from disk */
     assert_int_equal(tsdb_agent_seq(f->db, "agent"), 5);
@@ -222,6 +228,340 @@ static void test_open_failure_is_reported(void **state)
     assert_non_null(strstr(err, "/proc/ember-no/such/dir"));
 }
 
+/* A label set from "name", "k1", "v1", ..., NULL. */
+static void mk(labelset *ls, const char *name, ...)
+{
+    labels_init(ls);
+    if (name)
+        labels_add(ls, "__name__", name);
+    va_list ap;
+    va_start(ap, name);
+    for (const char *k; (k = va_arg(ap, const char *)) != NULL;)
+        labels_add(ls, k, va_arg(ap, const char *));
+    va_end(ap);
+    labels_sort(ls);
+}
+
+static void put(tsdb *db, const labelset *ls, int64_t t, double v)
+{
+    tsdb_appender *a = tsdb_appender_new(db);
+    assert_null(tsdb_append(a, ls, t, v));
+    tsdb_commit_result r;
+    char err[256];
+    assert_int_equal(tsdb_commit(a, NULL, 0, &r, err, sizeof err), 0);
+    assert_int_equal(r.applied, 1);
+}
+
+/* Series matching one selector (parsed as matchers name op value pairs). */
+static size_t select_n(tsdb *db, const label_matcher *m, size_t n, int64_t mint, int64_t maxt,
+                       qseries_set *out)
+{
+    char err[256];
+    query_storage st = tsdb_query_storage(db);
+    qseries_set_init(out);
+    assert_int_equal(query_storage_read(&st, m, n, mint, maxt, out, err, sizeof err), 0);
+    return out->n;
+}
+
+static size_t count_matching(tsdb *db, match_type t1, const char *n1, const char *v1, match_type t2,
+                             const char *n2, const char *v2)
+{
+    label_matcher m[2];
+    char err[256];
+    assert_int_equal(matcher_init(&m[0], t1, n1, v1, err, sizeof err), 0);
+    if (n2)
+        assert_int_equal(matcher_init(&m[1], t2, n2, v2, err, sizeof err), 0);
+    qseries_set out;
+    size_t n = select_n(db, m, n2 ? 2 : 1, INT64_MIN, INT64_MAX, &out);
+    qseries_set_free(&out);
+    matcher_free(&m[0]);
+    if (n2)
+        matcher_free(&m[1]);
+    return n;
+}
+
+static void test_postings_selection(void **state)
+{
+    fixture *f = *state;
+    for (int i = 0; i < 20; i++) {
+        char gpu[16], node[16];
+        snprintf(gpu, sizeof gpu, "gpu%d", i % 8);
+        snprintf(node, sizeof node, "n%d", i / 8);
+        labelset ls;
+        if (i == 19)
+            mk(&ls, "util", "node", node, NULL); /* no gpu label */
+        else
+            mk(&ls, "util", "gpu", gpu, "node", node, NULL);
+        put(f->db, &ls, 1000, i);
+        labels_free(&ls);
+    }
+    labelset other;
+    mk(&other, "temp", "gpu", "gpu0", NULL);
+    put(f->db, &other, 1000, 1);
+    labels_free(&other);
+    assert_int_equal(count_matching(f->db, MATCH_EQ, "__name__", "util", 0, NULL, NULL), 20);
+    assert_int_equal(count_matching(f->db, MATCH_EQ, "__name__", "util", MATCH_EQ, "gpu", "gpu1"),
+                     3);
+    assert_int_equal(count_matching(f->db, MATCH_EQ, "__name__", "util", MATCH_NEQ, "gpu", "gpu1"),
+                     17); /* includes the series without gpu */
+    assert_int_equal(
+        count_matching(f->db, MATCH_EQ, "__name__", "util", MATCH_RE, "gpu", "gpu[12]"), 6);
+    assert_int_equal(count_matching(f->db, MATCH_EQ, "__name__", "util", MATCH_NRE, "gpu", "gpu.*"),
+                     1);
+    assert_int_equal(count_matching(f->db, MATCH_EQ, "__name__", "util", MATCH_EQ, "gpu", ""), 1);
+    assert_int_equal(count_matching(f->db, MATCH_EQ, "__name__", "util", MATCH_RE, "gpu", ".*"),
+                     20);
+    assert_int_equal(count_matching(f->db, MATCH_RE, "gpu", "gpu0", 0, NULL, NULL), 4);
+    assert_int_equal(count_matching(f->db, MATCH_RE, "__name__", "u.*|t.*", MATCH_EQ, "node", "n2"),
+                     4);
+    assert_int_equal(count_matching(f->db, MATCH_EQ, "__name__", "none", 0, NULL, NULL), 0);
+    assert_int_equal(count_matching(f->db, MATCH_EQ, "nolabel", "x", 0, NULL, NULL), 0);
+}
+
+static void read_all(tsdb *db, const char *name, qseries_set *out)
+{
+    label_matcher m;
+    char err[256];
+    assert_int_equal(matcher_init(&m, MATCH_EQ, "__name__", name, err, sizeof err), 0);
+    select_n(db, &m, 1, INT64_MIN, INT64_MAX, out);
+    matcher_free(&m);
+}
+
+/* Samples 0..n-1 at t = 1000 i with value i, except as overwritten. */
+static void check_ooo_result(tsdb *db)
+{
+    qseries_set out;
+    read_all(db, "m", &out);
+    assert_int_equal(out.n, 1);
+    const qseries *q = &out.v[0];
+    assert_int_equal(q->n, 301);
+    for (size_t i = 0; i + 1 < q->n; i++)
+        assert_true(q->samples[i].t < q->samples[i + 1].t);
+    for (size_t i = 0; i < q->n; i++) {
+        const qsample *s = &q->samples[i];
+        if (s->t == 1500)
+            assert_true(s->v == -1.5); /* new out-of-order timestamp */
+        else if (s->t == 5000)
+            assert_true(s->v == -5); /* overwritten twice: the last write */
+        else if (s->t == 299000)
+            assert_true(s->v == -299); /* overwrite of a head sample */
+        else
+            assert_true(s->v == s->t / 1000);
+    }
+    qseries_set_free(&out);
+}
+
+static void test_out_of_order_merge_and_compaction(void **state)
+{
+    fixture *f = *state;
+    labelset ls;
+    mk(&ls, "m", NULL);
+    tsdb_appender *a = tsdb_appender_new(f->db);
+    for (int i = 0; i < 300; i++)
+        tsdb_append(a, &ls, 1000 * i, i);
+    tsdb_commit_result r;
+    char err[256];
+    assert_int_equal(tsdb_commit(a, NULL, 0, &r, err, sizeof err), 0);
+    put(f->db, &ls, 5000, 55);
+    a = tsdb_appender_new(f->db);
+    tsdb_append(a, &ls, 1500, -1.5);
+    tsdb_append(a, &ls, 5000, 66);
+    tsdb_append(a, &ls, 5000, -5); /* later in the same batch: wins */
+    tsdb_append(a, &ls, 299000, -299);
+    assert_int_equal(tsdb_commit(a, NULL, 0, &r, err, sizeof err), 0);
+    tsdb_stats st;
+    tsdb_get_stats(f->db, &st);
+    assert_int_equal(st.ooo_samples, 5);
+    check_ooo_result(f->db);
+    assert_int_equal(tsdb_compact(f->db, err, sizeof err), 0);
+    tsdb_get_stats(f->db, &st);
+    assert_true(st.chunks_compacted > 0);
+    check_ooo_result(f->db);
+    reopen(f); /* head replayed from the log, chunks from disk */
+    check_ooo_result(f->db);
+    labels_free(&ls);
+}
+
+static size_t total_samples(tsdb *db, const char *name)
+{
+    qseries_set out;
+    read_all(db, name, &out);
+    size_t n = 0;
+    for (size_t i = 0; i < out.n; i++)
+        n += out.v[i].n;
+    qseries_set_free(&out);
+    return n;
+}
+
+static void test_head_replay_and_log_truncation(void **state)
+{
+    fixture *f = *state;
+    labelset a, b;
+    mk(&a, "m", "k", "a", NULL);
+    mk(&b, "m", "k", "b", NULL);
+    for (int i = 0; i < 250; i++) { /* two chunks cut, a third in the head */
+        put(f->db, &a, 15000 * i, i);
+        if (i % 2)
+            put(f->db, &b, 15000 * i, i);
+    }
+    tsdb_stats st;
+    tsdb_get_stats(f->db, &st);
+    assert_int_equal(st.chunks_cut, 3);
+    assert_int_equal(st.head_series, 2);
+    reopen(f);
+    assert_int_equal(total_samples(f->db, "m"), 375);
+    char err[256]; /* two hours on, every head chunk is old */
+    assert_int_equal(tsdb_truncate_log(f->db, now_ms() + 2 * HOUR, err, sizeof err), 0);
+    tsdb_get_stats(f->db, &st);
+    assert_int_equal(st.head_series, 0);
+    assert_int_equal(total_samples(f->db, "m"), 375);
+    reopen(f);
+    assert_int_equal(total_samples(f->db, "m"), 375);
+    put(f->db, &a, 15000 * 300, 1); /* appends continue after the cut */
+    reopen(f);
+    assert_int_equal(total_samples(f->db, "m"), 376);
+    labels_free(&a);
+    labels_free(&b);
+}
+
+static void test_retention_drops_whole_partitions(void **state)
+{
+    fixture *f = *state;
+    f->o.retention_ms = 24 * HOUR;
+    f->o.partition_ms = HOUR;
+    reopen(f);
+    int64_t now = now_ms();
+    labelset ls;
+    mk(&ls, "m", NULL);
+    for (int i = 0; i < 20; i++)
+        put(f->db, &ls, now - 20 * HOUR + i * HOUR, i);
+    char err[256];
+    assert_int_equal(tsdb_truncate_log(f->db, now + 2 * HOUR, err, sizeof err), 0);
+    assert_int_equal(total_samples(f->db, "m"), 20);
+    /* Ten hours later than the cutoff: the ten oldest partitions go. */
+    assert_int_equal(tsdb_apply_retention(f->db, now + 14 * HOUR, err, sizeof err), 0);
+    tsdb_stats st;
+    tsdb_get_stats(f->db, &st);
+    assert_true(st.partitions_dropped >= 9);
+    reopen(f);
+    label_matcher m;
+    assert_int_equal(matcher_init(&m, MATCH_EQ, "__name__", "m", err, sizeof err), 0);
+    qseries_set out;
+    select_n(f->db, &m, 1, INT64_MIN, INT64_MAX, &out);
+    assert_int_equal(out.n, 1);
+    assert_true(out.v[0].n <= 11 && out.v[0].n >= 10);
+    assert_true(out.v[0].samples[0].t >= now - 11 * HOUR);
+    qseries_set_free(&out);
+    matcher_free(&m);
+    labels_free(&ls);
+}
+
+static void test_bad_input_is_refused_and_counted(void **state)
+{
+    fixture *f = *state;
+    f->o.retention_ms = 24 * HOUR;
+    reopen(f);
+    int64_t now = now_ms();
+    labelset good, noname, badname, empty;
+    mk(&good, "m", "a", "1", NULL);
+    mk(&noname, NULL, "a", "1", NULL);
+    mk(&badname, "m", "0bad", "1", NULL);
+    mk(&empty, "m", "a", "1", "b", "", NULL); /* the same series as good */
+    tsdb_appender *a = tsdb_appender_new(f->db);
+    assert_null(tsdb_append(a, &good, now, NAN));
+    assert_non_null(strstr(tsdb_append(a, &noname, now, 1), "__name__"));
+    assert_non_null(strstr(tsdb_append(a, &badname, now, 1), "invalid"));
+    assert_non_null(strstr(tsdb_append(a, &good, now - 48 * HOUR, 1), "retention"));
+    assert_non_null(strstr(tsdb_append(a, &good, now + 48 * HOUR, 1), "future"));
+    assert_null(tsdb_append(a, &empty, now + 1, INFINITY));
+    tsdb_commit_result r;
+    char err[256];
+    assert_int_equal(tsdb_commit(a, NULL, 0, &r, err, sizeof err), 0);
+    assert_int_equal(r.applied, 2);
+    assert_int_equal(r.rejected, 4);
+    assert_non_null(strstr(r.reason, "__name__"));
+    tsdb_stats st;
+    tsdb_get_stats(f->db, &st);
+    assert_int_equal(st.series, 1);
+    for (int i = 0; i < TSDB_REJ_SERIES_LIMIT; i++)
+        assert_int_equal(st.rejected[i], 1); /* one of each reason */
+    qseries_set out;
+    read_all(f->db, "m", &out);
+    assert_true(isnan(out.v[0].samples[0].v) && isinf(out.v[0].samples[1].v));
+    qseries_set_free(&out);
+    labels_free(&good);
+    labels_free(&noname);
+    labels_free(&badname);
+    labels_free(&empty);
+}
+
+static void test_series_limit_per_agent(void **state)
+{
+    fixture *f = *state;
+    f->o.max_series_per_agent = 2;
+    reopen(f);
+    tsdb_appender *a = tsdb_appender_new(f->db);
+    for (int i = 0; i < 3; i++) {
+        char v[8];
+        snprintf(v, sizeof v, "%d", i);
+        labelset ls;
+        mk(&ls, "m", "i", v, NULL);
+        tsdb_append(a, &ls, 1000, i);
+        labels_free(&ls);
+    }
+    tsdb_commit_result r;
+    char err[256];
+    assert_int_equal(tsdb_commit(a, "agent-1", 1, &r, err, sizeof err), 0);
+    assert_int_equal(r.applied, 2);
+    assert_int_equal(r.rejected, 1);
+    assert_non_null(strstr(r.reason, "series limit"));
+    tsdb_stats st;
+    tsdb_get_stats(f->db, &st);
+    assert_int_equal(st.rejected[TSDB_REJ_SERIES_LIMIT], 1);
+    /* Another agent has its own budget; an import has none. */
+    labelset ls;
+    mk(&ls, "m", "i", "9", NULL);
+    a = tsdb_appender_new(f->db);
+    tsdb_append(a, &ls, 1000, 1);
+    assert_int_equal(tsdb_commit(a, "agent-2", 1, &r, err, sizeof err), 0);
+    assert_int_equal(r.applied, 1);
+    labels_free(&ls);
+}
+
+static void test_label_listings_and_cardinality(void **state)
+{
+    fixture *f = *state;
+    labelset a, b, c;
+    mk(&a, "up", "job", "x", NULL);
+    mk(&b, "up", "job", "y", NULL);
+    mk(&c, "temp", "gpu", "0", NULL);
+    put(f->db, &a, 1, 1);
+    put(f->db, &b, 1, 1);
+    put(f->db, &c, 1, 1);
+    char **v;
+    size_t n;
+    tsdb_label_names(f->db, &v, &n);
+    assert_int_equal(n, 3);
+    assert_string_equal(v[0], "__name__");
+    assert_string_equal(v[1], "gpu");
+    tsdb_strings_free(v, n);
+    tsdb_label_values(f->db, "job", &v, &n);
+    assert_int_equal(n, 2);
+    assert_string_equal(v[1], "y");
+    tsdb_strings_free(v, n);
+    tsdb_cardinality card;
+    tsdb_get_cardinality(f->db, 1, &card);
+    assert_int_equal(card.head_series, 3);
+    assert_int_equal(card.n_metric, 1);
+    assert_string_equal(card.by_metric[0].name, "up");
+    assert_int_equal(card.by_metric[0].value, 2);
+    assert_string_equal(card.by_label_values[0].name, "__name__");
+    tsdb_cardinality_free(&card);
+    labels_free(&a);
+    labels_free(&b);
+    labels_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -232,6 +572,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stale_nan_kept_bit_exact, setup, teardown),
         cmocka_unit_test_setup_teardown(test_matchers_select_series, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_keeps_series_samples_and_seq, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_postings_selection, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_out_of_order_merge_and_compaction, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_head_replay_and_log_truncation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retention_drops_whole_partitions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_input_is_refused_and_counted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_series_limit_per_agent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_label_listings_and_cardinality, setup, teardown),
         cmocka_unit_test(test_open_failure_is_reported),
     };
     return cmocka_run_group_tests_name("tsdb", tests, NULL, NULL);

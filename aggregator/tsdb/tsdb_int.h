@@ -1,0 +1,141 @@
+/*
+ * tsdb_int.h — the store's internals shared by its files (not for users of
+ * tsdb.h): the struct, the in-memory series with their head chunk, the key
+ * layout, and the functions one file offers the others.
+ *
+ * Key layout (one-byte type prefix, big-endian integers so keys sort, signed
+ * values sign-flipped so negative times sort first):
+ *   'S' labels                    → id            label set → series id
+ *   'L' id                        → labels        series id → label set
+ *   'P' name\0value\0 id          → ""            postings name=value → ids
+ *   'C' part id mint wseq         → maxt chunk    a compressed chunk
+ *   'W' wseq                      → records       head log: one per commit
+ *   'H' id                        → maxt          newest time cut from the head
+ *   'A' agent_id                  → seq           highest committed seq per agent
+ *   'M' "next_id" / "next_wseq"   → u64           counters
+ * "labels" is name\0value\0... in canonical order; "part" is the time
+ * partition (floor(mint / partition length)), so a partition is one key range
+ * and retention drops it with one range delete.  wseq is the commit sequence
+ * that wrote a chunk's first sample: among samples with the same (series,
+ * timestamp), the one from the chunk with the highest wseq is the last write.
+ */
+#ifndef EMBER_TSDB_INT_H
+#define EMBER_TSDB_INT_H
+
+#include "aggregator/tsdb/chunk.h"
+#include "aggregator/tsdb/index.h"
+#include "aggregator/tsdb/tsdb.h"
+
+#include <pthread.h>
+#include <rocksdb/c.h>
+#include <stdatomic.h>
+
+#define KEY_SERIES 'S'
+#define KEY_LABELS 'L'
+#define KEY_POSTING 'P'
+#define KEY_CHUNK 'C'
+#define KEY_LOG 'W'
+#define KEY_CUT 'H'
+#define KEY_AGENT 'A'
+#define KEY_META 'M'
+#define CHUNK_KEY_LEN 33 /* 'C' + part + id + mint + wseq */
+
+typedef struct memseries {
+    char *key; /* canonical labels ('S' key body) */
+    size_t klen;
+    chunk_enc head;        /* open head chunk; head.n == 0: none */
+    uint64_t head_wseq;    /* commit that wrote the head chunk's first sample */
+    int64_t head_part;     /* partition of the head chunk */
+    int64_t head_born_ms;  /* wall clock when the head chunk was started */
+    int64_t maxt;          /* newest timestamp appended in order; INT64_MIN: none */
+    int64_t cut_maxt;      /* newest timestamp already cut to a chunk key */
+    uint32_t owner;        /* agent (index in tsdb.agents) it counts against; 0 none */
+    int64_t last_write_ms; /* wall clock of the last append */
+} memseries;
+
+typedef struct agent_count {
+    char *id;
+    uint64_t active;
+} agent_count;
+
+struct tsdb {
+    rocksdb_t *db;
+    rocksdb_options_t *opts;
+    rocksdb_writeoptions_t *wopts, *wopts_nosync;
+    rocksdb_readoptions_t *ropts;
+    tsdb_options o;
+    pthread_mutex_t lock;
+    series_index ix;
+    memseries **series; /* by id; [0] unused */
+    size_t cap_series;
+    uint64_t next_id;   /* ids start at 1 */
+    uint64_t next_wseq; /* commit sequence, starts at 1 */
+    strmap agent_map;   /* agent id → index in agents */
+    agent_count *agents;
+    size_t nagents, capagents;
+    int64_t *parts; /* partitions holding chunk keys, ascending */
+    size_t nparts, capparts;
+    int64_t *dirty; /* partitions with chunks to compact */
+    size_t ndirty, capdirty;
+    char *broken; /* a failed write: commits refused until restart */
+    tsdb_stats st;
+    pthread_t maint;
+    bool maint_running;
+    pthread_mutex_t maint_lock;
+    pthread_cond_t maint_cond;
+    bool stopping;
+};
+
+/* Keys (keys.c). */
+uint64_t be64_get(const void *p);
+void be64_put(void *p, uint64_t v);
+uint64_t flip64(int64_t v); /* sign-flipped: sorts signed values as unsigned */
+int64_t unflip64(uint64_t v);
+int64_t partition_of(const tsdb *db, int64_t t);
+void chunk_key(char out[CHUNK_KEY_LEN], int64_t part, uint64_t id, int64_t mint, uint64_t wseq);
+void chunk_value(ebuf *out, int64_t maxt, const uint8_t *b, size_t len);
+/* Note that partition part holds chunks (sorted set); under the lock. */
+void parts_note(tsdb *db, int64_t part);
+void dirty_note(tsdb *db, int64_t part);
+
+/* Head (head.c), under the lock. */
+memseries *memseries_new(const char *key, size_t klen);
+void memseries_free(memseries *s);
+/* Append in order (t > s->maxt), cutting the head chunk into wb first when it
+ * is full or t is in another partition. */
+void head_append(tsdb *db, rocksdb_writebatch_t *wb, uint64_t id, memseries *s, uint64_t wseq,
+                 int64_t t, double v);
+/* Write s's head chunk as a chunk key (and its 'H' watermark) into wb. */
+void head_cut(tsdb *db, rocksdb_writebatch_t *wb, uint64_t id, memseries *s);
+/* Write out-of-order samples (sorted, unique times) of one series as chunks. */
+void ooo_write(tsdb *db, rocksdb_writebatch_t *wb, uint64_t id, uint64_t wseq, const qsample *s,
+               size_t n);
+
+/* Write one chunk key into wb. */
+void chunk_put(rocksdb_writebatch_t *wb, int64_t part, uint64_t id, int64_t mint, int64_t maxt,
+               uint64_t wseq, const uint8_t *b, size_t len);
+
+/* Merging iterator over chunks (select.c): each timestamp once, from the
+ * chunk with the highest wseq; the bytes are copied. */
+qiter *merge_iter_new(int64_t mint, int64_t maxt);
+void merge_iter_add(qiter *it, const void *b, size_t len, uint64_t wseq);
+
+/* Log (log.c). */
+void log_record_add(ebuf *rec, uint64_t id, int64_t t, double v);
+int log_replay(tsdb *db, char *err, size_t errlen);
+/* Cut head chunks older than max_age_ms and drop log records every head
+ * chunk has left behind.  Under the lock. */
+int log_truncate(tsdb *db, int64_t now, char *err, size_t errlen);
+
+/* Maintenance (retention.c, compact.c). */
+int parts_load(tsdb *db);
+void maint_start(tsdb *db);
+void maint_stop(tsdb *db);
+int retention_run(tsdb *db, int64_t now);
+int compact_run(tsdb *db, bool all);
+
+/* Writes with the store's write options; on failure the store is marked
+ * broken (under the lock). */
+int tsdb_write(tsdb *db, rocksdb_writebatch_t *wb, bool sync, char *err, size_t errlen);
+
+#endif
