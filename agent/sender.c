@@ -12,6 +12,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/options.h"
 #include "proto/wire.h"
 
 #include <nng/nng.h>
@@ -22,6 +23,9 @@
 
 struct sender {
     nng_socket sock;
+    strlist urls; /* failover order */
+    size_t cur;   /* the address in use */
+    int64_t timeout_ms;
     char *agent_id;
     labelset static_labels;
     bool need_hello;
@@ -29,14 +33,14 @@ struct sender {
     sender_stats stats;
 };
 
-int sender_open(const char *url, const char *agent_id, const labelset *static_labels,
-                int64_t timeout_ms, spool *sp, sender **out, char *err, size_t errlen)
+/* Open a REQ socket dialing urls[cur] in the background. */
+static int connect_current(sender *s, char *err, size_t errlen)
 {
-    sender *s = em_calloc(1, sizeof *s);
+    const char *url = s->urls.v[s->cur];
     int rv = nng_req0_open(&s->sock);
     if (rv == 0) {
-        nng_socket_set_ms(s->sock, NNG_OPT_SENDTIMEO, (nng_duration)timeout_ms);
-        nng_socket_set_ms(s->sock, NNG_OPT_RECVTIMEO, (nng_duration)timeout_ms);
+        nng_socket_set_ms(s->sock, NNG_OPT_SENDTIMEO, (nng_duration)s->timeout_ms);
+        nng_socket_set_ms(s->sock, NNG_OPT_RECVTIMEO, (nng_duration)s->timeout_ms);
         nng_socket_set_ms(s->sock, NNG_OPT_RECONNMINT, 100);
         nng_socket_set_ms(s->sock, NNG_OPT_RECONNMAXT, 5000);
         rv = nng_dial(s->sock, url, NULL, NNG_FLAG_NONBLOCK);
@@ -45,6 +49,55 @@ int sender_open(const char *url, const char *agent_id, const labelset *static_la
         err_set(err, errlen, "cannot dial %s: %s", url, nng_strerror(rv));
         if (nng_socket_id(s->sock) > 0)
             nng_close(s->sock);
+        return -1;
+    }
+    s->need_hello = true;
+    return 0;
+}
+
+/* After a failed exchange, move to the next address (if there is one). */
+static void fail_over(sender *s)
+{
+    if (s->urls.n < 2)
+        return;
+    char err[300];
+    size_t from = s->cur;
+    nng_close(s->sock);
+    for (size_t k = 1; k <= s->urls.n; k++) {
+        s->cur = (from + k) % s->urls.n;
+        if (connect_current(s, err, sizeof err) == 0)
+            break;
+    }
+    s->stats.failovers++;
+    log_warn("aggregator unreachable, failing over", "from=%s to=%s", s->urls.v[from],
+             s->urls.v[s->cur]);
+}
+
+static void split_urls(strlist *l, const char *urls)
+{
+    const char *p = urls;
+    while (*p) {
+        size_t n = strcspn(p, ", ");
+        if (n) {
+            char *url = em_strndup(p, n);
+            strlist_push(l, url);
+            free(url);
+        }
+        p += n;
+        p += strspn(p, ", ");
+    }
+}
+
+int sender_open(const char *urls, const char *agent_id, const labelset *static_labels,
+                int64_t timeout_ms, spool *sp, sender **out, char *err, size_t errlen)
+{
+    sender *s = em_calloc(1, sizeof *s);
+    split_urls(&s->urls, urls);
+    s->timeout_ms = timeout_ms;
+    if (s->urls.n == 0 || connect_current(s, err, errlen) != 0) {
+        if (s->urls.n == 0)
+            err_set(err, errlen, "no aggregator address in \"%s\"", urls);
+        strlist_free(&s->urls);
         free(s);
         return -1;
     }
@@ -53,7 +106,6 @@ int sender_open(const char *url, const char *agent_id, const labelset *static_la
         labels_copy(&s->static_labels, static_labels);
     else
         labels_init(&s->static_labels);
-    s->need_hello = true;
     s->sp = sp;
     *out = s;
     return 0;
@@ -64,9 +116,15 @@ void sender_close(sender *s)
     if (!s)
         return;
     nng_close(s->sock);
+    strlist_free(&s->urls);
     labels_free(&s->static_labels);
     free(s->agent_id);
     free(s);
+}
+
+const char *sender_current_url(const sender *s)
+{
+    return s->urls.v[s->cur];
 }
 
 int sender_enqueue(sender *s, const ebuf *msg, uint64_t seq, uint32_t nsamples)
@@ -148,6 +206,8 @@ static bool send_oldest(sender *s, const spool_record *r)
     if (!done) {
         s->stats.failed_attempts++;
         s->need_hello = true;
+        if (!ack)
+            fail_over(s); /* no answer at all: try the next aggregator */
     }
     return done;
 }
@@ -170,9 +230,10 @@ size_t sender_flush(sender *s)
         if (got <= 0)
             break;
         bool sent = false;
-        if (s->need_hello && !send_hello(s))
+        if (s->need_hello && !send_hello(s)) {
             s->stats.failed_attempts++;
-        else
+            fail_over(s);
+        } else
             sent = send_oldest(s, &r);
         free(r.data);
         if (!sent)

@@ -24,12 +24,17 @@ typedef struct sender_stats {
     uint64_t rejected;
     uint64_t failed_attempts;
     uint64_t spool_errors; /* batches that could not be spooled (disk full, reject mode) */
+    uint64_t failovers;    /* switches to the next aggregator address */
     spool_stats spool;
 } sender_stats;
 
-/* Dials url in the background (the aggregator may be down at start); the
- * spool stays the caller's. */
-int sender_open(const char *url, const char *agent_id, const labelset *static_labels,
+/*
+ * urls: one aggregator address, or several separated by commas in failover
+ * order; when the one in use does not answer, the next is tried.  Dials in
+ * the background (the aggregator may be down at start); the spool stays the
+ * caller's.
+ */
+int sender_open(const char *urls, const char *agent_id, const labelset *static_labels,
                 int64_t timeout_ms, spool *sp, sender **out, char *err, size_t errlen);
 void sender_close(sender *s);
 /* Spool an encoded Envelope of nsamples samples with the given seq. */
@@ -38,5 +43,7 @@ int sender_enqueue(sender *s, const ebuf *msg, uint64_t seq, uint32_t nsamples);
  * Returns the number of batches still waiting. */
 size_t sender_flush(sender *s);
 void sender_get_stats(sender *s, sender_stats *st);
+/* The aggregator address in use. */
+const char *sender_current_url(const sender *s);
 
 #endif

@@ -200,6 +200,40 @@ static void test_sender_outage_keeps_batches_on_disk(void **state)
     fs_rmtree(dir);
 }
 
+static void test_sender_fails_over_to_the_next_aggregator(void **state)
+{
+    fake_aggregator b;
+    rep_open(&b);
+    char dir[256], err[256], urls[160];
+    spool *sp = open_spool(dir, sizeof dir, NULL);
+    /* the first address has nobody listening */
+    snprintf(urls, sizeof urls, "tcp://127.0.0.1:1, %s", b.url);
+    sender *s;
+    assert_int_equal(sender_open(urls, "agent", NULL, 300, sp, &s, err, sizeof err), 0);
+    assert_string_equal(sender_current_url(s), "tcp://127.0.0.1:1");
+    enqueue(s, 1);
+    assert_int_equal(sender_flush(s), 1); /* no answer: fail over, keep the batch */
+    assert_string_equal(sender_current_url(s), b.url);
+
+    flush_args f = {.s = s};
+    nng_thread *th;
+    nng_thread_create(&th, flush_thread, &f);
+    assert_int_equal(rep_answer(&b, 0), 0);
+    assert_int_equal(rep_answer(&b, EMBER__ACK__STATUS__OK), 1);
+    nng_thread_destroy(th);
+    assert_int_equal(f.left, 0);
+    sender_stats st;
+    sender_get_stats(s, &st);
+    assert_int_equal(st.failovers, 1);
+    assert_int_equal(st.acked, 1);
+    assert_int_equal(sender_open(" , ", "agent", NULL, 300, sp, &s, err, sizeof err) == 0, 0);
+    assert_non_null(strstr(err, "no aggregator address"));
+    sender_close(f.s);
+    spool_close(sp);
+    fs_rmtree(dir);
+    nng_close(b.sock);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -207,6 +241,7 @@ int main(void)
         cmocka_unit_test(test_seq_persists),
         cmocka_unit_test(test_sender_in_order_with_retry_and_reject),
         cmocka_unit_test(test_sender_outage_keeps_batches_on_disk),
+        cmocka_unit_test(test_sender_fails_over_to_the_next_aggregator),
     };
     int rc = cmocka_run_group_tests_name("agent", tests, NULL, NULL);
     nng_fini();
