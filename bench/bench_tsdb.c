@@ -14,8 +14,13 @@
  * `promtool tsdb create-blocks-from openmetrics` (bench/tsdb_vs_prometheus.sh).
  *
  * --series-json FILE writes the label sets for `promtool tsdb bench write`.
+ * --threads N commits the nodes' batches from N threads at once (as the
+ * aggregator's ingest workers do; promtool's bench appends from parallel
+ * goroutines too).  The ingest time counts appends and commits only, not
+ * the generation of the values.
  *
- * Usage: bench_tsdb [--nodes N] [--hours H] [--openmetrics FILE] [--series-json FILE]
+ * Usage: bench_tsdb [--nodes N] [--hours H] [--threads N] [--openmetrics FILE]
+ *                   [--series-json FILE]
  */
 #include "aggregator/tsdb/tsdb.h"
 #include "common/etime.h"
@@ -23,6 +28,7 @@
 
 #include <malloc.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,20 +152,74 @@ static void write_series_json(const char *path, const series_def *s, size_t n)
     fclose(f);
 }
 
+typedef struct worker {
+    tsdb *db;
+    series_def *s;
+    int nodes, tid, threads;
+    int64_t t;
+    uint64_t samples;
+    int failed;
+} worker;
+
+/* One scrape of this thread's nodes: one commit per node, as an agent's batch. */
+static void *ingest_nodes(void *arg)
+{
+    worker *w = arg;
+    char err[256];
+    for (int n = w->tid; n < w->nodes; n += w->threads) {
+        series_def *base = &w->s[(size_t)n * SERIES_PER_NODE];
+        tsdb_appender *a = tsdb_appender_new(w->db);
+        for (int j = 0; j < SERIES_PER_NODE; j++)
+            tsdb_append(a, &base[j].ls, w->t, base[j].v);
+        tsdb_commit_result r;
+        if (tsdb_commit(a, NULL, 0, &r, err, sizeof err) != 0) {
+            fprintf(stderr, "%s\n", err);
+            w->failed = 1;
+            return NULL;
+        }
+        w->samples += r.applied;
+    }
+    return NULL;
+}
+
+/* Ingest one scrape of every node from nthreads threads; false on failure. */
+static bool ingest_scrape(worker *w, int nthreads, int64_t t)
+{
+    pthread_t th[64];
+    for (int i = 0; i < nthreads; i++) {
+        w[i].t = t;
+        if (nthreads > 1)
+            pthread_create(&th[i], NULL, ingest_nodes, &w[i]);
+        else
+            ingest_nodes(&w[i]);
+    }
+    bool ok = true;
+    for (int i = 0; i < nthreads; i++) {
+        if (nthreads > 1)
+            pthread_join(th[i], NULL);
+        ok = ok && !w[i].failed;
+    }
+    return ok;
+}
+
 int main(int argc, char **argv)
 {
-    int nodes = 100, hours = 2;
+    int nodes = 100, hours = 2, nthreads = 1;
     const char *om = NULL, *sj = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--nodes"))
             nodes = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--hours"))
             hours = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--threads"))
+            nthreads = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--openmetrics"))
             om = argv[i + 1];
         else if (!strcmp(argv[i], "--series-json"))
             sj = argv[i + 1];
     }
+    if (nthreads < 1 || nthreads > 64)
+        nthreads = 1;
     size_t nseries = (size_t)nodes * SERIES_PER_NODE;
     series_def *s = calloc(nseries, sizeof *s);
     build_series(s, nodes);
@@ -181,6 +241,9 @@ int main(int argc, char **argv)
     size_t heap0 = heap_bytes();
     double head_mem_per_series = 0, ingest_s = 0;
     uint64_t samples = 0;
+    worker w[64];
+    for (int i = 0; i < nthreads; i++)
+        w[i] = (worker){.db = db, .s = s, .nodes = nodes, .tid = i, .threads = nthreads};
     for (int64_t k = 0; k < steps; k++) {
         int64_t t = t0 + k * INTERVAL_MS;
         for (int n = 0; n < nodes; n++) {
@@ -190,18 +253,11 @@ int main(int argc, char **argv)
                 if (omf)
                     write_openmetrics(omf, &base[j], t);
             }
-            double c0 = now_s();
-            tsdb_appender *a = tsdb_appender_new(db);
-            for (int j = 0; j < SERIES_PER_NODE; j++)
-                tsdb_append(a, &base[j].ls, t, base[j].v);
-            tsdb_commit_result r;
-            if (tsdb_commit(a, NULL, 0, &r, err, sizeof err) != 0) {
-                fprintf(stderr, "%s\n", err);
-                return 1;
-            }
-            ingest_s += now_s() - c0;
-            samples += r.applied;
         }
+        double c0 = now_s();
+        if (!ingest_scrape(w, nthreads, t))
+            return 1;
+        ingest_s += now_s() - c0;
         if (k == HEAD_MEM_STEP) { /* every series created, heads half full */
             tsdb_stats st;
             tsdb_get_stats(db, &st);
@@ -213,8 +269,13 @@ int main(int argc, char **argv)
         fprintf(omf, "# EOF\n");
         fclose(omf);
     }
-    printf("ingest: %llu samples, %zu series, %.0f samples/s\n", (unsigned long long)samples,
-           nseries, samples / ingest_s);
+    for (int i = 0; i < nthreads; i++)
+        samples += w[i].samples;
+    printf(
+        "ingest: %llu samples, %zu series, %.0f samples/s (%d threads, %d-sample commit per node "
+        "and scrape, %s)\n",
+        (unsigned long long)samples, nseries, samples / ingest_s, nthreads, SERIES_PER_NODE,
+        o.sync ? "synced" : "unsynced");
     printf("head memory per active series: %.0f bytes (after %d samples each)\n",
            head_mem_per_series, HEAD_MEM_STEP + 1);
     if (tsdb_truncate_log(db, now_ms() + 48 * 3600 * 1000LL, err, sizeof err) != 0 ||

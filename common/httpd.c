@@ -220,17 +220,38 @@ void httpd_free(httpd *h)
     free(h);
 }
 
+/* A route path ending in '*' matches every path that starts with the rest
+ * (the aggregator routes /api/v1/label/<name>/values that way). */
+static bool path_matches(const char *pattern, const char *path)
+{
+    size_t n = strlen(pattern);
+    if (n > 0 && pattern[n - 1] == '*')
+        return strncmp(pattern, path, n - 1) == 0;
+    return strcmp(pattern, path) == 0;
+}
+
+/* The route for a request: exact paths win over prefix patterns. */
 static route *find_route(const httpd *h, const char *method, const char *path)
 {
-    for (size_t i = 0; i < h->nroutes; i++)
-        if (strcmp(h->routes[i].path, path) == 0 && strcmp(h->routes[i].method, method) == 0)
-            return &h->routes[i];
-    return NULL;
+    route *prefix = NULL;
+    for (size_t i = 0; i < h->nroutes; i++) {
+        route *r = &h->routes[i];
+        if (strcmp(r->method, method) != 0 || !path_matches(r->path, path))
+            continue;
+        if (strcmp(r->path, path) == 0)
+            return r;
+        if (!prefix)
+            prefix = r;
+    }
+    return prefix;
 }
 
 static void add_route(httpd *h, const char *method, const char *path, httpd_handler fn, void *ctx)
 {
-    route *r = find_route(h, method, path);
+    route *r = NULL;
+    for (size_t i = 0; i < h->nroutes && !r; i++)
+        if (strcmp(h->routes[i].path, path) == 0 && strcmp(h->routes[i].method, method) == 0)
+            r = &h->routes[i];
     if (!r) {
         EM_GROW(h->routes, h->caproutes, h->nroutes + 1);
         r = &h->routes[h->nroutes++];
@@ -257,7 +278,7 @@ void httpd_route(httpd *h, const char *methods, const char *path, httpd_handler 
 static void allowed_methods(const httpd *h, const char *path, ebuf *out)
 {
     for (size_t i = 0; i < h->nroutes; i++) {
-        if (strcmp(h->routes[i].path, path) != 0)
+        if (!path_matches(h->routes[i].path, path))
             continue;
         ebuf_printf(out, "%s%s", out->len ? ", " : "", h->routes[i].method);
         if (strcmp(h->routes[i].method, "GET") == 0)

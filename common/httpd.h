@@ -7,6 +7,8 @@
  *
  *   httpd *h = httpd_new(&(httpd_options){.threads = 2, .error = json_error});
  *   httpd_route(h, "GET,POST", "/api/v1/query", handle_query, agg);
+ * A route path ending in '*' is a prefix: "/api/v1/label/" then '*' serves
+ * every /api/v1/label/<name>/values.
  *   if (httpd_start(h, "127.0.0.1:9090", err, sizeof err) != 0) ...
  *   ...
  *   httpd_free(h);

@@ -194,6 +194,8 @@ static const struct {
     httpd_handler fn;
 } routes[] = {
     {"GET,POST", "/api/v1/query", handle_query},
+    {"GET,POST", "/api/v1/labels", api_handle_labels},
+    {"GET", "/api/v1/label/*", api_handle_label_values}, /* /api/v1/label/<name>/values */
     {"GET", "/api/v1/status/buildinfo", handle_buildinfo},
     {"GET", "/api/v1/status/tsdb", api_handle_status_tsdb},
     {"POST", "/api/v1/import/prometheus", api_handle_import},

@@ -1,6 +1,6 @@
 /*
  * api.h — the Prometheus-compatible HTTP API of the aggregator:
- * /api/v1/query, /api/v1/status/buildinfo, /api/v1/status/tsdb,
+ * /api/v1/query, /api/v1/labels, /api/v1/status/buildinfo, /api/v1/status/tsdb,
  * /api/v1/import/prometheus, /metrics, /-/healthy, /-/ready.
  * Responses and errors use Prometheus's JSON envelope
  * ({"status":"success","data":...} / {"status":"error","errorType",...}).
@@ -25,5 +25,8 @@ void api_error(httpd_response *resp, int status, const char *type, const char *m
 void api_handle_import(void *ctx, const httpd_request *req, httpd_response *resp);
 void api_handle_status_tsdb(void *ctx, const httpd_request *req, httpd_response *resp);
 void api_tsdb_metrics(aggregator *agg, metric_set *ms);
+/* /api/v1/labels and /api/v1/label/<name>/values (the name from the path). */
+void api_handle_labels(void *ctx, const httpd_request *req, httpd_response *resp);
+void api_handle_label_values(void *ctx, const httpd_request *req, httpd_response *resp);
 
 #endif

@@ -28,7 +28,6 @@ void id_list_push(id_list *l, uint64_t id)
 void index_init(series_index *ix)
 {
     memset(ix, 0, sizeof *ix);
-    strmap_init(&ix->by_key);
     strmap_init(&ix->pair);
     strmap_init(&ix->name_map);
 }
@@ -46,7 +45,6 @@ void index_free(series_index *ix)
     }
     free(ix->plist);
     free(ix->names);
-    strmap_free(&ix->by_key);
     strmap_free(&ix->pair);
     strmap_free(&ix->name_map);
 }
@@ -110,20 +108,14 @@ static postings *pair_entry(series_index *ix, const char *name, const char *valu
     return &ix->plist[i];
 }
 
-void index_add(series_index *ix, uint64_t id, const labelset *ls, const char *key, size_t klen)
+void index_add(series_index *ix, uint64_t id, const labelset *ls)
 {
-    strmap_put(&ix->by_key, key, klen, id);
     for (size_t i = 0; i < ls->n; i++) {
         postings *p = pair_entry(ix, ls->v[i].name, ls->v[i].value);
         if (p->ids.n == 0 || p->ids.v[p->ids.n - 1] < id)
             id_list_push(&p->ids, id);
     }
     ix->nseries++;
-}
-
-bool index_lookup(const series_index *ix, const char *key, size_t klen, uint64_t *id)
-{
-    return strmap_get(&ix->by_key, key, klen, id);
 }
 
 static const postings *find_pair(const series_index *ix, const char *name, const char *value)

@@ -42,7 +42,6 @@ typedef struct label_name {
 } label_name;
 
 typedef struct series_index {
-    strmap by_key;   /* canonical label bytes → id */
     strmap pair;     /* "name\0value" → index into plist */
     postings *plist; /* every name=value pair */
     size_t npl, cappl;
@@ -54,9 +53,8 @@ typedef struct series_index {
 
 void index_init(series_index *ix);
 void index_free(series_index *ix);
-/* Add series id with its label set (sorted, canonical key bytes given). */
-void index_add(series_index *ix, uint64_t id, const labelset *ls, const char *key, size_t klen);
-bool index_lookup(const series_index *ix, const char *key, size_t klen, uint64_t *id);
+/* Add series id with its label set (sorted); the store maps keys to ids. */
+void index_add(series_index *ix, uint64_t id, const labelset *ls);
 /* Ids of the series matching all matchers, ascending; the caller frees. */
 void index_select(const series_index *ix, const label_matcher *ms, size_t nms, uint64_t max_id,
                   id_list *out);

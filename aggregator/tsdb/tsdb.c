@@ -1,13 +1,15 @@
 /*
- * tsdb.c — opening the store, the append/commit path and the counters
- * (design in tsdb.h, layout in tsdb_int.h).
+ * tsdb.c — opening the store, the append path and the counters (design in
+ * tsdb.h, layout in tsdb_int.h, the commit path in commit.c).
  *
- * All commits take one mutex: it orders the per-agent seq check with the
- * write and guards the index and the heads.  The head is updated while the
- * write batch is built, before the write: if RocksDB then fails, the store
- * refuses every later commit (answered "retry") until a restart rebuilds
- * memory from disk, so nothing unwritten is ever acknowledged and memory
- * never silently drifts from disk.
+ * An append to a known series builds the canonical key straight from the
+ * caller's labels and finds the series id with one hash lookup (under a
+ * read lock, never waiting for a commit's write): no label copy and no
+ * validation, which a series got once, when it was created.  The head is
+ * updated while a commit is staged, before the write: if RocksDB then
+ * fails, the store refuses every later commit (answered "retry") until a
+ * restart rebuilds memory from disk, so nothing unwritten is ever
+ * acknowledged and memory never silently drifts from disk.
  */
 #include "aggregator/tsdb/tsdb_int.h"
 
@@ -18,25 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char META_NEXT_ID[] = {KEY_META, 'n', 'e', 'x', 't', '_', 'i', 'd'};
-static const char META_NEXT_WSEQ[] = {KEY_META, 'n', 'e', 'x', 't', '_', 'w', 's', 'e', 'q'};
-
-typedef struct staged {
-    size_t key_off, key_len;
-    int64_t t;
-    double v;
-} staged;
-
-struct tsdb_appender {
-    tsdb *db;
-    ebuf keys;
-    staged *v;
-    size_t n, cap;
-    uint64_t rejected;
-    char reason[256]; /* the first refusal */
-    char last[256];   /* the latest refusal, returned by tsdb_append */
-    labelset scratch;
-};
+const char META_NEXT_ID[8] = {KEY_META, 'n', 'e', 'x', 't', '_', 'i', 'd'};
+const char META_NEXT_WSEQ[10] = {KEY_META, 'n', 'e', 'x', 't', '_', 'w', 's', 'e', 'q'};
 
 static const char *const reject_names[TSDB_REJ_COUNT] = {
     "no_metric_name", "invalid_labels", "out_of_retention", "too_far_in_future", "series_limit"};
@@ -48,6 +33,7 @@ const char *tsdb_reject_name(tsdb_reject r)
 
 int tsdb_write(tsdb *db, rocksdb_writebatch_t *wb, bool sync, char *err, size_t errlen)
 {
+    groups_flush(db);
     char *rerr = NULL;
     rocksdb_write(db->db, sync ? db->wopts : db->wopts_nosync, wb, &rerr);
     if (!rerr)
@@ -59,7 +45,7 @@ int tsdb_write(tsdb *db, rocksdb_writebatch_t *wb, bool sync, char *err, size_t 
     return -1;
 }
 
-static uint64_t get_u64(tsdb *db, const char *k, size_t kl, uint64_t dflt)
+uint64_t tsdb_get_u64(tsdb *db, const char *k, size_t kl, uint64_t dflt)
 {
     char *err = NULL;
     size_t vl = 0;
@@ -70,7 +56,14 @@ static uint64_t get_u64(tsdb *db, const char *k, size_t kl, uint64_t dflt)
     return r;
 }
 
-static void series_slot(tsdb *db, uint64_t id, memseries *s)
+void tsdb_put_u64(rocksdb_writebatch_t *wb, const char *k, size_t kl, uint64_t v)
+{
+    char b[8];
+    be64_put(b, v);
+    rocksdb_writebatch_put(wb, k, kl, b, 8);
+}
+
+void series_slot(tsdb *db, uint64_t id, memseries *s)
 {
     size_t old = db->cap_series;
     EM_GROW(db->series, db->cap_series, id + 1);
@@ -95,7 +88,8 @@ static void load_series(tsdb *db)
         labels_clear(&ls);
         labels_from_key(v, vl, &ls);
         series_slot(db, id, memseries_new(v, vl));
-        index_add(&db->ix, id, &ls, v, vl);
+        index_add(&db->ix, id, &ls);
+        series_map_put(&db->by_key, series_key_hash(v, vl), id);
     }
     labels_free(&ls);
     prefix = KEY_CUT;
@@ -154,14 +148,17 @@ int tsdb_open(const char *dir, const tsdb_options *o, tsdb **out, char *err, siz
     db->wopts_nosync = rocksdb_writeoptions_create();
     db->ropts = rocksdb_readoptions_create();
     pthread_mutex_init(&db->lock, NULL);
+    pthread_rwlock_init(&db->ix_lock, NULL);
+    pthread_cond_init(&db->group_cond, NULL);
     pthread_mutex_init(&db->maint_lock, NULL);
     pthread_cond_init(&db->maint_cond, NULL);
     index_init(&db->ix);
     strmap_init(&db->agent_map);
-    db->next_id = get_u64(db, META_NEXT_ID, sizeof META_NEXT_ID, 1);
-    db->next_wseq = get_u64(db, META_NEXT_WSEQ, sizeof META_NEXT_WSEQ, 2);
+    db->next_id = tsdb_get_u64(db, META_NEXT_ID, sizeof META_NEXT_ID, 1);
+    db->next_wseq = tsdb_get_u64(db, META_NEXT_WSEQ, sizeof META_NEXT_WSEQ, 2);
     series_slot(db, db->next_id, NULL);
     load_series(db);
+    agents_load(db);
     if (parts_load(db) != 0 || log_replay(db, err, errlen) != 0) {
         if (!err[0])
             snprintf(err, errlen, "cannot read the store in %s", dir);
@@ -190,6 +187,7 @@ void tsdb_close(tsdb *db)
         memseries_free(db->series[id]);
     free(db->series);
     index_free(&db->ix);
+    series_map_free(&db->by_key);
     for (size_t i = 0; i < db->nagents; i++)
         free(db->agents[i].id);
     free(db->agents);
@@ -198,6 +196,8 @@ void tsdb_close(tsdb *db)
     free(db->dirty);
     free(db->broken);
     pthread_mutex_destroy(&db->lock);
+    pthread_rwlock_destroy(&db->ix_lock);
+    pthread_cond_destroy(&db->group_cond);
     free(db);
 }
 
@@ -205,6 +205,7 @@ tsdb_appender *tsdb_appender_new(tsdb *db)
 {
     tsdb_appender *a = em_calloc(1, sizeof *a);
     a->db = db;
+    a->now = now_ms();
     ebuf_init(&a->keys);
     labels_init(&a->scratch);
     return a;
@@ -233,7 +234,7 @@ static const char *refuse(tsdb_appender *a, tsdb_reject r, const char *why)
 
 static const char *check_time(tsdb_appender *a, int64_t t)
 {
-    int64_t now = now_ms();
+    int64_t now = a->now;
     if (a->db->o.retention_ms > 0 && t < now - a->db->o.retention_ms)
         return refuse(a, TSDB_REJ_TOO_OLD, "sample timestamp is outside the retention period");
     if (t > now + TSDB_MAX_FUTURE_MS)
@@ -241,7 +242,26 @@ static const char *check_time(tsdb_appender *a, int64_t t)
     return NULL;
 }
 
-const char *tsdb_append(tsdb_appender *a, const labelset *ls, int64_t ts_ms, double v)
+/* The canonical key of ls straight into out when its names ascend strictly
+ * (agents and the parsers sort them): no copy; false otherwise. */
+static bool key_direct(ebuf *out, const labelset *ls)
+{
+    const char *prev = NULL;
+    for (size_t i = 0; i < ls->n; i++) {
+        const label *l = &ls->v[i];
+        if (!l->value[0])
+            continue; /* empty values are dropped, as in Prometheus */
+        if (prev && strcmp(prev, l->name) >= 0)
+            return false;
+        ebuf_append(out, l->name, strlen(l->name) + 1);
+        ebuf_append(out, l->value, strlen(l->value) + 1);
+        prev = l->name;
+    }
+    return true;
+}
+
+/* A series not seen before: sorted, validated, its key appended to keys. */
+static const char *key_checked(tsdb_appender *a, const labelset *ls)
 {
     labelset *c = &a->scratch;
     labels_clear(c);
@@ -259,250 +279,35 @@ const char *tsdb_append(tsdb_appender *a, const labelset *ls, int64_t ts_ms, dou
         snprintf(msg, sizeof msg, "invalid labels: %s", why);
         return refuse(a, TSDB_REJ_BAD_LABEL, msg);
     }
-    const char *bad = check_time(a, ts_ms);
-    if (bad)
-        return bad;
-    EM_GROW(a->v, a->cap, a->n + 1);
-    staged *s = &a->v[a->n++];
-    s->key_off = a->keys.len;
     labels_key(&a->keys, c);
-    s->key_len = a->keys.len - s->key_off;
-    s->t = ts_ms;
-    s->v = v;
     return NULL;
 }
 
-static void put_u64(rocksdb_writebatch_t *wb, const char *k, size_t kl, uint64_t v)
+/* Known series (in the index) were validated when they were created: an
+ * append to one costs a key build and a hash lookup, no copy or check. */
+const char *tsdb_append(tsdb_appender *a, const labelset *ls, int64_t ts_ms, double v)
 {
-    char b[8];
-    be64_put(b, v);
-    rocksdb_writebatch_put(wb, k, kl, b, 8);
-}
-
-static void agent_key(ebuf *k, const char *agent_id)
-{
-    ebuf_putc(k, KEY_AGENT);
-    ebuf_puts(k, agent_id);
-}
-
-static uint64_t read_agent_seq(tsdb *db, const char *agent_id)
-{
-    ebuf k;
-    ebuf_init(&k);
-    agent_key(&k, agent_id);
-    uint64_t seq = get_u64(db, k.data, k.len, 0);
-    ebuf_free(&k);
-    return seq;
-}
-
-uint64_t tsdb_agent_seq(tsdb *db, const char *agent_id)
-{
-    pthread_mutex_lock(&db->lock);
-    uint64_t seq = read_agent_seq(db, agent_id);
-    pthread_mutex_unlock(&db->lock);
-    return seq;
-}
-
-/* A new series: its 'S', 'L' and 'P' keys go in wb, memory is updated now. */
-static uint64_t create_series(tsdb *db, rocksdb_writebatch_t *wb, const char *key, size_t klen)
-{
-    uint64_t id = db->next_id++;
-    ebuf k;
-    ebuf_init(&k);
-    ebuf_putc(&k, KEY_SERIES);
-    ebuf_append(&k, key, klen);
-    put_u64(wb, k.data, k.len, id);
-    char lk[9] = {KEY_LABELS};
-    be64_put(lk + 1, id);
-    rocksdb_writebatch_put(wb, lk, sizeof lk, key, klen);
-    labelset ls;
-    labels_init(&ls);
-    labels_from_key(key, klen, &ls);
-    for (size_t i = 0; i < ls.n; i++) {
-        ebuf_reset(&k);
-        ebuf_putc(&k, KEY_POSTING);
-        ebuf_append(&k, ls.v[i].name, strlen(ls.v[i].name) + 1);
-        ebuf_append(&k, ls.v[i].value, strlen(ls.v[i].value) + 1);
-        ebuf_put_be64(&k, id);
-        rocksdb_writebatch_put(wb, k.data, k.len, "", 0);
+    const char *bad = check_time(a, ts_ms);
+    if (bad)
+        return bad;
+    size_t off = a->keys.len;
+    uint64_t id = 0;
+    if (key_direct(&a->keys, ls)) {
+        pthread_rwlock_rdlock(&a->db->ix_lock);
+        bool known = series_map_get(&a->db->by_key, a->db->series, a->keys.data + off,
+                                    a->keys.len - off, &id);
+        pthread_rwlock_unlock(&a->db->ix_lock);
+        if (!known)
+            id = 0;
     }
-    index_add(&db->ix, id, &ls, key, klen);
-    labels_free(&ls);
-    ebuf_free(&k);
-    series_slot(db, id, memseries_new(key, klen));
-    db->st.series_created++;
-    return id;
-}
-
-static uint32_t agent_index(tsdb *db, const char *agent_id)
-{
-    uint64_t i;
-    if (strmap_get(&db->agent_map, agent_id, strlen(agent_id), &i))
-        return (uint32_t)i + 1;
-    EM_GROW(db->agents, db->capagents, db->nagents + 1);
-    db->agents[db->nagents] = (agent_count){em_strdup(agent_id), 0};
-    strmap_put(&db->agent_map, agent_id, strlen(agent_id), db->nagents);
-    return (uint32_t)++db->nagents;
-}
-
-/* Count s against the agent's active series; false when over the limit. */
-static bool admit(tsdb *db, memseries *s, uint32_t agent, int64_t now)
-{
-    if (!agent)
-        return true;
-    if (!s->owner) {
-        if (db->o.max_series_per_agent &&
-            db->agents[agent - 1].active >= db->o.max_series_per_agent)
-            return false;
-        s->owner = agent;
-        db->agents[agent - 1].active++;
+    if (!id) {
+        a->keys.len = off;
+        if ((bad = key_checked(a, ls)) != NULL)
+            return bad;
     }
-    s->last_write_ms = now;
-    return true;
-}
-
-typedef struct ooo_sample {
-    uint64_t id;
-    size_t order;
-    qsample s;
-} ooo_sample;
-
-static int cmp_ooo(const void *a, const void *b)
-{
-    const ooo_sample *x = a, *y = b;
-    if (x->id != y->id)
-        return x->id < y->id ? -1 : 1;
-    if (x->s.t != y->s.t)
-        return x->s.t < y->s.t ? -1 : 1;
-    return x->order < y->order ? -1 : 1;
-}
-
-/* Sort by series and time; of equal times the last staged wins. */
-static void write_ooo(tsdb *db, rocksdb_writebatch_t *wb, ooo_sample *o, size_t n, uint64_t wseq)
-{
-    if (n == 0)
-        return;
-    qsort(o, n, sizeof *o, cmp_ooo);
-    qsample *run = em_malloc(n * sizeof(qsample));
-    for (size_t i = 0; i < n;) {
-        size_t m = 0;
-        uint64_t id = o[i].id;
-        for (; i < n && o[i].id == id; i++) {
-            if (m > 0 && run[m - 1].t == o[i].s.t)
-                m--;
-            run[m++] = o[i].s;
-        }
-        ooo_write(db, wb, id, wseq, run, m);
-    }
-    free(run);
-}
-
-typedef struct commit_ctx {
-    tsdb_appender *a;
-    rocksdb_writebatch_t *wb;
-    ebuf rec;
-    ooo_sample *ooo;
-    size_t nooo, capooo;
-    uint64_t wseq, applied, limited;
-} commit_ctx;
-
-static void stage_all(commit_ctx *c, uint32_t agent)
-{
-    tsdb *db = c->a->db;
-    int64_t now = now_ms();
-    for (size_t i = 0; i < c->a->n; i++) {
-        staged *st = &c->a->v[i];
-        const char *key = c->a->keys.data + st->key_off;
-        uint64_t id;
-        if (!index_lookup(&db->ix, key, st->key_len, &id)) {
-            if (agent && db->o.max_series_per_agent &&
-                db->agents[agent - 1].active >= db->o.max_series_per_agent) {
-                c->limited++;
-                continue;
-            }
-            id = create_series(db, c->wb, key, st->key_len);
-        }
-        memseries *s = db->series[id];
-        if (!admit(db, s, agent, now)) {
-            c->limited++;
-            continue;
-        }
-        c->applied++;
-        if (st->t > s->maxt) {
-            head_append(db, c->wb, id, s, c->wseq, st->t, st->v);
-            log_record_add(&c->rec, id, st->t, st->v);
-            continue;
-        }
-        EM_GROW(c->ooo, c->capooo, c->nooo + 1);
-        c->ooo[c->nooo++] = (ooo_sample){id, i, {st->t, st->v}};
-    }
-}
-
-static void finish_batch(commit_ctx *c, const char *agent_id, uint64_t seq)
-{
-    tsdb *db = c->a->db;
-    write_ooo(db, c->wb, c->ooo, c->nooo, c->wseq + 1); /* odd: wins ties with the head */
-    if (c->rec.len) {
-        char k[9] = {KEY_LOG};
-        be64_put(k + 1, c->wseq);
-        rocksdb_writebatch_put(c->wb, k, sizeof k, c->rec.data, c->rec.len);
-    }
-    put_u64(c->wb, META_NEXT_ID, sizeof META_NEXT_ID, db->next_id);
-    put_u64(c->wb, META_NEXT_WSEQ, sizeof META_NEXT_WSEQ, db->next_wseq);
-    if (agent_id) {
-        ebuf k;
-        ebuf_init(&k);
-        agent_key(&k, agent_id);
-        put_u64(c->wb, k.data, k.len, seq);
-        ebuf_free(&k);
-    }
-}
-
-static void note_result(tsdb *db, commit_ctx *c, tsdb_commit_result *res)
-{
-    db->st.samples_appended += c->applied;
-    db->st.ooo_samples += c->nooo;
-    db->st.rejected[TSDB_REJ_SERIES_LIMIT] += c->limited;
-    db->st.commits++;
-    db->st.series = db->ix.nseries;
-    res->applied = c->applied;
-    res->rejected += c->limited;
-    if (c->limited && !res->reason[0])
-        snprintf(res->reason, sizeof res->reason,
-                 "%llu samples rejected: the agent's active series limit (%llu) is reached",
-                 (unsigned long long)c->limited, (unsigned long long)db->o.max_series_per_agent);
-}
-
-int tsdb_commit(tsdb_appender *a, const char *agent_id, uint64_t seq, tsdb_commit_result *res,
-                char *err, size_t errlen)
-{
-    tsdb *db = a->db;
-    memset(res, 0, sizeof *res);
-    res->rejected = a->rejected;
-    snprintf(res->reason, sizeof res->reason, "%s", a->reason);
-    int rc = 0;
-    pthread_mutex_lock(&db->lock);
-    if (db->broken) {
-        snprintf(err, errlen, "store refuses writes after an earlier failure: %s", db->broken);
-        rc = -1;
-    } else if (agent_id && seq <= read_agent_seq(db, agent_id)) {
-        res->duplicate = true;
-    } else {
-        commit_ctx c = {.a = a, .wb = rocksdb_writebatch_create(), .wseq = db->next_wseq};
-        db->next_wseq += 2;
-        ebuf_init(&c.rec);
-        stage_all(&c, agent_id ? agent_index(db, agent_id) : 0);
-        finish_batch(&c, agent_id, seq);
-        rc = tsdb_write(db, c.wb, true, err, errlen);
-        if (rc == 0)
-            note_result(db, &c, res);
-        rocksdb_writebatch_destroy(c.wb);
-        ebuf_free(&c.rec);
-        free(c.ooo);
-    }
-    pthread_mutex_unlock(&db->lock);
-    tsdb_appender_discard(a);
-    return rc;
+    EM_GROW(a->v, a->cap, a->n + 1);
+    a->v[a->n++] = (staged){off, a->keys.len - off, id, ts_ms, v};
+    return NULL;
 }
 
 static uint64_t int_property(tsdb *db, const char *name)

@@ -53,10 +53,39 @@ typedef struct memseries {
     int64_t last_write_ms; /* wall clock of the last append */
 } memseries;
 
+/* Canonical label key → series id (series_map.c); keys live in memseries. */
+typedef struct series_slot_t {
+    uint64_t hash, id; /* id 0: empty */
+} series_slot_t;
+typedef struct series_map {
+    series_slot_t *slots;
+    size_t cap, n;
+} series_map;
+uint64_t series_key_hash(const char *k, size_t n);
+void series_map_put(series_map *m, uint64_t h, uint64_t id);
+bool series_map_get(const series_map *m, memseries *const *series, const char *k, size_t n,
+                    uint64_t *id);
+void series_map_free(series_map *m);
+
 typedef struct agent_count {
     char *id;
     uint64_t active;
+    uint64_t seq;     /* highest seq staged (in a written or pending group) */
+    uint64_t durable; /* highest seq whose group is written */
 } agent_count;
+
+/* Commits staged together and written with one RocksDB write (group
+ * commit): the first waiter to find no write in flight writes the group. */
+typedef struct commit_group {
+    rocksdb_writebatch_t *wb;
+    uint32_t *agents; /* agent indexes (1-based) whose seq the group records */
+    uint64_t *seqs;
+    size_t nagents, capagents;
+    size_t waiters; /* commits still to read the outcome */
+    bool done;
+    int rc;
+    char err[256];
+} commit_group;
 
 struct tsdb {
     rocksdb_t *db;
@@ -65,7 +94,11 @@ struct tsdb {
     rocksdb_readoptions_t *ropts;
     tsdb_options o;
     pthread_mutex_t lock;
+    /* Readers of ix/series take either lock; writers take both, so the
+     * append path can look up known series without waiting for commits. */
+    pthread_rwlock_t ix_lock;
     series_index ix;
+    series_map by_key;
     memseries **series; /* by id; [0] unused */
     size_t cap_series;
     uint64_t next_id;   /* ids start at 1 */
@@ -77,13 +110,37 @@ struct tsdb {
     size_t nparts, capparts;
     int64_t *dirty; /* partitions with chunks to compact */
     size_t ndirty, capdirty;
-    char *broken; /* a failed write: commits refused until restart */
+    char *broken;             /* a failed write: commits refused until restart */
+    commit_group *open_group; /* collecting commits; NULL: none */
+    bool writing;             /* a group write is in flight (outside the lock) */
+    pthread_cond_t group_cond;
     tsdb_stats st;
     pthread_t maint;
     bool maint_running;
     pthread_mutex_t maint_lock;
     pthread_cond_t maint_cond;
     bool stopping;
+};
+
+/* A staged sample: its series' canonical key in the appender's keys, and
+ * the series id when the series was known at append time (0 otherwise). */
+typedef struct staged {
+    size_t key_off, key_len;
+    uint64_t id;
+    int64_t t;
+    double v;
+} staged;
+
+struct tsdb_appender {
+    tsdb *db;
+    ebuf keys;
+    staged *v;
+    size_t n, cap;
+    int64_t now; /* wall clock at creation: the time checks' reference */
+    uint64_t rejected;
+    char reason[256]; /* the first refusal */
+    char last[256];   /* the latest refusal, returned by tsdb_append */
+    labelset scratch;
 };
 
 /* Keys (keys.c). */
@@ -135,7 +192,19 @@ int retention_run(tsdb *db, int64_t now);
 int compact_run(tsdb *db, bool all);
 
 /* Writes with the store's write options; on failure the store is marked
- * broken (under the lock). */
+ * broken.  Under the lock: waits for an in-flight group write first, so
+ * writes land in the order memory saw them. */
 int tsdb_write(tsdb *db, rocksdb_writebatch_t *wb, bool sync, char *err, size_t errlen);
+uint64_t tsdb_get_u64(tsdb *db, const char *k, size_t kl, uint64_t dflt);
+void tsdb_put_u64(rocksdb_writebatch_t *wb, const char *k, size_t kl, uint64_t v);
+void series_slot(tsdb *db, uint64_t id, memseries *s);
+extern const char META_NEXT_ID[8], META_NEXT_WSEQ[10];
+
+/* Agents (commit.c): the in-memory seq of every agent, loaded at open. */
+void agents_load(tsdb *db);
+uint32_t agent_index(tsdb *db, const char *agent_id);
+/* Under the lock: write the open group and wait for the write in flight, so
+ * that a write made now lands after every commit memory has seen. */
+void groups_flush(tsdb *db);
 
 #endif

@@ -12,6 +12,9 @@
 
 #include "aggregator/http/api.h"
 #include "aggregator/http/params.h"
+#include "aggregator/tsdb/tsdb.h"
+#include "common/etime.h"
+#include "common/fsutil.h"
 
 #include <curl/curl.h>
 #include <stdio.h>
@@ -118,6 +121,65 @@ static void test_busy_port_and_bad_address(void **state)
     httpd_free(h);
 }
 
+static void add_series(tsdb *db, const char *name, const char *job, const char *inst, int64_t t)
+{
+    labelset ls;
+    labels_init(&ls);
+    labels_add(&ls, "__name__", name);
+    labels_add(&ls, "job", job);
+    if (inst)
+        labels_add(&ls, "instance", inst);
+    tsdb_appender *a = tsdb_appender_new(db);
+    assert_null(tsdb_append(a, &ls, t, 1));
+    tsdb_commit_result r;
+    char err[256];
+    assert_int_equal(tsdb_commit(a, NULL, 0, &r, err, sizeof err), 0);
+    labels_free(&ls);
+}
+
+static void test_labels_api(void **state)
+{
+    char dir[256], err[256];
+    assert_int_equal(fs_mkdtemp(dir, sizeof dir, "ember-test-labels"), 0);
+    tsdb_options o = {.sync = true, .maint_interval_ms = -1};
+    aggregator agg = {0};
+    assert_int_equal(tsdb_open(dir, &o, &agg.db, err, sizeof err), 0);
+    int64_t now = now_ms();
+    add_series(agg.db, "up", "node", "a:9100", now - 60000);
+    add_series(agg.db, "up", "gpu", "b:9400", now);
+    add_series(agg.db, "gpu_temp", "gpu", NULL, now);
+    httpd *h = start_api(&agg);
+    unsigned port = httpd_port(h);
+    ebuf b;
+    ebuf_init(&b);
+    assert_int_equal(request(port, "/api/v1/labels", NULL, &b), 200);
+    assert_string_equal(b.data,
+                        "{\"status\":\"success\",\"data\":[\"__name__\",\"instance\",\"job\"]}");
+    assert_int_equal(request(port, "/api/v1/labels", "match[]=gpu_temp", &b), 200);
+    assert_string_equal(b.data, "{\"status\":\"success\",\"data\":[\"__name__\",\"job\"]}");
+    char q[200];
+    snprintf(q, sizeof q, "/api/v1/labels?match[]=up&start=%.3f", (now - 1000) / 1000.0);
+    assert_int_equal(request(port, q, NULL, &b), 200); /* the node series is older */
+    assert_string_equal(b.data,
+                        "{\"status\":\"success\",\"data\":[\"__name__\",\"instance\",\"job\"]}");
+    assert_int_equal(request(port, "/api/v1/labels", "match[]=%7B", &b), 400);
+    assert_int_equal(request(port, "/api/v1/labels?start=soon", NULL, &b), 400);
+    assert_int_equal(request(port, "/api/v1/label/job/values", NULL, &b), 200);
+    assert_string_equal(b.data, "{\"status\":\"success\",\"data\":[\"gpu\",\"node\"]}");
+    assert_int_equal(
+        request(port, "/api/v1/label/instance/values?match[]=up%7Bjob%3D%22gpu%22%7D", NULL, &b),
+        200);
+    assert_string_equal(b.data, "{\"status\":\"success\",\"data\":[\"b:9400\"]}");
+    assert_int_equal(request(port, "/api/v1/label/nope/values", NULL, &b), 200);
+    assert_string_equal(b.data, "{\"status\":\"success\",\"data\":[]}");
+    assert_int_equal(request(port, "/api/v1/label/1x/values", NULL, &b), 400);
+    assert_int_equal(request(port, "/api/v1/label/job", NULL, &b), 404);
+    ebuf_free(&b);
+    httpd_free(h);
+    tsdb_close(agg.db);
+    fs_rmtree(dir);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -125,6 +187,7 @@ int main(void)
         cmocka_unit_test(test_api_time),
         cmocka_unit_test(test_api_routes_and_errors),
         cmocka_unit_test(test_busy_port_and_bad_address),
+        cmocka_unit_test(test_labels_api),
     };
     int rc = cmocka_run_group_tests_name("http", tests, NULL, NULL);
     curl_global_cleanup();

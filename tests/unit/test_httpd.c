@@ -417,6 +417,19 @@ static void test_route_replaced(void **state)
     free_fixture(f);
 }
 
+static void test_prefix_routes(void **state)
+{
+    fixture *f = new_fixture(NULL);
+    httpd_route(f->h, "GET", "/pre/*", echo, f);
+    httpd_route(f->h, "GET", "/pre/exact", count_hit, f);
+    assert_int_equal(serve(f, "127.0.0.1"), 0);
+    check(f, "GET", "/pre/a/values", NULL, (want){.status = 200, .body = "GET /pre/a/values"});
+    check(f, "GET", "/pre/exact", NULL, (want){.status = 200, .body = "ok"}); /* exact wins */
+    check(f, "GET", "/pre", NULL, (want){.status = 404});
+    check(f, "POST", "/pre/a", NULL, (want){.status = 405, .allow = "GET, HEAD"});
+    free_fixture(f);
+}
+
 /* ---- headers and bodies ---- */
 
 static void test_request_and_response_headers(void **state)
@@ -795,6 +808,7 @@ int main(void)
         PLAIN(test_wrong_method_is_405_with_allow),
         PLAIN(test_head_is_get_without_body),
         cmocka_unit_test(test_route_replaced),
+        cmocka_unit_test(test_prefix_routes),
         PLAIN(test_request_and_response_headers),
         PLAIN(test_post_body_reaches_handler),
         PLAIN(test_oversized_body_is_413),
