@@ -103,6 +103,15 @@ static void run_host_collectors(const agent_config *cfg, metric_set *out)
         if (cfg->collector_meta)
             collector_meta(&meta, "gpu", ok, mono_us() - start);
     }
+    if (cfg->cgroup) {
+        char err[512], q[600];
+        int64_t start = mono_us();
+        bool ok = collect_cgroup(cfg->cgroup, out, err, sizeof err) == 0;
+        if (!ok)
+            log_warn("collector failed", "collector=cgroup err=%s", log_quote(q, sizeof q, err));
+        if (cfg->collector_meta)
+            collector_meta(&meta, "cgroup", ok, mono_us() - start);
+    }
     metric_set_move(out, &meta);
     metric_set_free(&meta);
 }
@@ -113,19 +122,27 @@ void agent_collect(const agent_config *cfg, metric_set *out)
     size_t from = out->n;
     run_host_collectors(cfg, out);
     label_samples(out, from, cfg, ts, true);
+    int64_t now = mono_us() / 1000;
     for (size_t i = 0; i < cfg->ntargets; i++) {
+        scrape_target *t = &cfg->targets[i];
+        /* A target with its own scrape_interval is scraped in the rounds
+         * where it is due; the agent's interval is the finest step. */
+        if (t->interval_ms > 0 && t->next_due_ms > now)
+            continue;
+        if (t->interval_ms > 0)
+            t->next_due_ms = (t->next_due_ms ? t->next_due_ms : now) + t->interval_ms;
         char err[512], q[600];
         from = out->n;
-        if (collect_scrape(out, &cfg->targets[i], cfg->instance, cfg->scrape_timeout_ms, err,
-                           sizeof err) != 0)
-            log_warn("scrape failed", "job=%s url=%s err=%s", cfg->targets[i].job,
-                     cfg->targets[i].url, log_quote(q, sizeof q, err));
+        if (collect_scrape(out, t, cfg->instance, cfg->scrape_timeout_ms, err, sizeof err) != 0)
+            log_warn("scrape failed", "job=%s url=%s err=%s", t->job, t->url,
+                     log_quote(q, sizeof q, err));
         label_samples(out, from, cfg, ts, false);
     }
 }
 
 int scrape_target_parse(const char *spec, scrape_target *t, char *err, size_t errlen)
 {
+    memset(t, 0, sizeof *t);
     const char *scheme = strstr(spec, "://");
     const char *eq = strchr(spec, '=');
     const char *url = spec;
@@ -160,7 +177,10 @@ void scrape_target_free(scrape_target *t)
 {
     free(t->job);
     free(t->url);
-    t->job = t->url = NULL;
+    free(t->instance);
+    labels_free(&t->labels);
+    stale_tracker_free(&t->stale);
+    memset(t, 0, sizeof *t);
 }
 
 static void seq_path(char *buf, size_t len, const char *dir)

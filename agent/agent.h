@@ -23,7 +23,8 @@ typedef struct agent_config {
     const host_filters *filters; /* NULL: node_exporter's defaults */
     bool collector_meta;         /* node_scrape_collector_{success,duration_seconds} */
     gpu_collector *gpu;          /* NULL: no GPU collector (or no GPU) */
-    const scrape_target *targets;
+    cgroup_collector *cgroup;    /* NULL: no container collector (or no cgroup v2) */
+    scrape_target *targets;      /* scraped when due; they keep state between scrapes */
     size_t ntargets;
     int64_t scrape_timeout_ms;
 } agent_config;

@@ -8,6 +8,8 @@
  * prints one collection as exposition text.
  */
 #include "agent/agent.h"
+#include "agent/config.h"
+#include "agent/collect/procfile.h"
 #include "agent/sender.h"
 #include "common/etime.h"
 #include "common/log.h"
@@ -27,6 +29,8 @@
 typedef struct settings {
     char *aggregator;
     strlist scrape;
+    char *scrape_config;
+    char *check_config;
     int64_t interval_ms;
     int64_t scrape_timeout_ms;
     int64_t send_timeout_ms;
@@ -44,6 +48,8 @@ typedef struct settings {
     bool stat, vmstat, diskstats, filesystem, netdev, pressure, time, uname, hwmon;
     bool collector_status;
     bool gpu, gpu_dcgm, gpu_processes;
+    bool cgroup;
+    char *cgroup_root;
     char *nvml_library;
     char *mount_points_exclude, *fs_types_exclude, *disk_exclude, *netdev_exclude, *vmstat_fields;
     char *log_level;
@@ -56,6 +62,12 @@ static const opt_spec specs[] = {
      "nng address of the aggregator's ingest endpoint", "URL"},
     {"scrape", OPT_STRLIST, &cfg.scrape, NULL, "a local /metrics endpoint to scrape (repeatable)",
      "[JOB=]URL"},
+    {"scrape-config", OPT_STRING, &cfg.scrape_config, NULL,
+     "scrape targets, relabeling and limits in Prometheus's scrape_configs format (re-read on "
+     "SIGHUP)",
+     "FILE"},
+    {"check-config", OPT_STRING, &cfg.check_config, NULL,
+     "check this settings file (and the scrape config it names) and exit: 0 when valid", "FILE"},
     {"interval", OPT_DURATION, &cfg.interval_ms, "15s", "collection interval", "DUR"},
     {"scrape-timeout", OPT_DURATION, &cfg.scrape_timeout_ms, "10s", "timeout of one scrape", "DUR"},
     {"send-timeout", OPT_DURATION, &cfg.send_timeout_ms, "10s",
@@ -99,6 +111,11 @@ static const opt_spec specs[] = {
      "also export dcgm-exporter's DCGM_FI_DEV_* names, labels and units", NULL},
     {"collector.gpu.processes", OPT_BOOL, &cfg.gpu_processes, "true",
      "export gpu_process_memory_bytes{pid,container,pod,namespace}", NULL},
+    {"collector.cgroup", OPT_BOOL, &cfg.cgroup, "true",
+     "collect cAdvisor's container_* per container, pod and systemd service (cgroup v2 only)",
+     NULL},
+    {"path.cgroup", OPT_STRING, &cfg.cgroup_root, NULL,
+     "the cgroup v2 hierarchy (default: ROOTFS/sys/fs/cgroup)", "DIR"},
     {"collector.status", OPT_BOOL, &cfg.collector_status, "true",
      "export node_scrape_collector_{success,duration_seconds} per host collector", NULL},
     {"collector.filesystem.mount-points-exclude", OPT_STRING, &cfg.mount_points_exclude, NULL,
@@ -120,11 +137,17 @@ static const opt_program program = {
     "Ember agent: collects host metrics and local /metrics endpoints and pushes them to the "
     "aggregator."};
 
-static volatile sig_atomic_t stopping;
+static volatile sig_atomic_t stopping, reload;
 
 static void on_signal(int sig)
 {
     stopping = sig;
+}
+
+static void on_hup(int sig)
+{
+    (void)sig;
+    reload = 1;
 }
 
 static void gauge(metric_set *ms, const char *name, const char *help, double v)
@@ -171,7 +194,7 @@ static void self_metrics(sender *snd, int64_t collect_ms, metric_set *ms)
 
 static void sleep_until(int64_t deadline)
 {
-    while (!stopping) {
+    while (!stopping && !reload) {
         int64_t left = deadline - mono_ms();
         if (left <= 0)
             return;
@@ -199,7 +222,87 @@ static int open_spool(spool **out, char *err, size_t errlen)
     return spool_open(dir, &o, out, err, errlen) == SPOOL_OK ? 0 : -1;
 }
 
-static int run_loop(const agent_config *ac)
+/*
+ * libcurl's global setup touches libcurl's TLS libraries (libcrypto's pages
+ * count in our RSS), so it happens only once there is something to scrape.
+ */
+static bool curl_ready;
+
+static int need_curl(const scrape_config *sc, char *err, size_t errlen)
+{
+    if (curl_ready || sc->ntargets == 0)
+        return 0;
+    if (collect_scrape_init(err, errlen) != 0)
+        return -1;
+    curl_ready = true;
+    return 0;
+}
+
+/* The --scrape URLs and the --scrape-config file's targets, in one list. */
+static int load_targets(scrape_config *sc, char *err, size_t errlen)
+{
+    memset(sc, 0, sizeof *sc);
+    if (cfg.scrape_config && scrape_config_load(sc, cfg.scrape_config, err, errlen) != 0)
+        return -1;
+    for (size_t i = 0; i < cfg.scrape.n; i++) {
+        scrape_target t;
+        char why[512];
+        if (scrape_target_parse(cfg.scrape.v[i], &t, why, sizeof why) != 0) {
+            snprintf(err, errlen, "--scrape: %s", why);
+            scrape_config_free(sc);
+            return -1;
+        }
+        sc->targets = em_realloc(sc->targets, (sc->ntargets + 1) * sizeof t);
+        sc->targets[sc->ntargets++] = t;
+    }
+    return 0;
+}
+
+static bool same_target(const scrape_target *a, const scrape_target *b)
+{
+    return strcmp(a->job, b->job) == 0 && strcmp(a->url, b->url) == 0 &&
+           strcmp(a->instance ? a->instance : "", b->instance ? b->instance : "") == 0;
+}
+
+/*
+ * SIGHUP: read the scrape config again.  A target that stays keeps its
+ * series memory and rhythm; one that went ends its series with staleness
+ * markers (into ended, sent with the next batch).  A bad file changes
+ * nothing and says why.
+ */
+static void reload_targets(scrape_config *sc, agent_config *ac, metric_set *ended)
+{
+    char err[512], q[600];
+    scrape_config next;
+    if (load_targets(&next, err, sizeof err) != 0 || need_curl(&next, err, sizeof err) != 0) {
+        if (next.targets) /* loaded, but libcurl failed */
+            scrape_config_free(&next);
+        log_error("reload failed, keeping the running configuration", "err=%s",
+                  log_quote(q, sizeof q, err));
+        return;
+    }
+    for (size_t i = 0; i < sc->ntargets; i++) {
+        scrape_target *old = &sc->targets[i];
+        size_t k = 0;
+        while (k < next.ntargets && !same_target(old, &next.targets[k]))
+            k++;
+        if (k == next.ntargets) {
+            stale_tracker_end(&old->stale, ended, now_ms());
+            continue;
+        }
+        stale_tracker_free(&next.targets[k].stale);
+        next.targets[k].stale = old->stale;
+        next.targets[k].next_due_ms = old->next_due_ms;
+        stale_tracker_init(&old->stale);
+    }
+    scrape_config_free(sc);
+    *sc = next;
+    ac->targets = sc->targets;
+    ac->ntargets = sc->ntargets;
+    log_info("configuration reloaded", "targets=%zu", sc->ntargets);
+}
+
+static int run_loop(agent_config *ac, scrape_config *sc)
 {
     char err[512], q[600];
     uint64_t seq;
@@ -227,10 +330,17 @@ static int run_loop(const agent_config *ac)
              ac->agent_id, cfg.aggregator, (long long)cfg.interval_ms, ac->ntargets);
     int64_t collect_ms = 0;
     int rc = 0;
+    metric_set ended; /* staleness markers of targets a reload removed */
+    metric_set_init(&ended);
     for (int64_t next = mono_ms(); !stopping; next += cfg.interval_ms) {
+        if (reload) {
+            reload = 0;
+            reload_targets(sc, ac, &ended);
+        }
         int64_t start = mono_ms();
         metric_set ms;
         metric_set_init(&ms);
+        metric_set_move(&ms, &ended);
         agent_collect(ac, &ms);
         self_metrics(snd, collect_ms, &ms);
         collect_ms = mono_ms() - start;
@@ -255,6 +365,7 @@ static int run_loop(const agent_config *ac)
             next = mono_ms() - cfg.interval_ms; /* fell behind: do not burst */
         sleep_until(next + cfg.interval_ms);
     }
+    metric_set_free(&ended);
     sender_close(snd);
     spool_close(sp);
     log_info("agent stopped", "signal=%d", (int)stopping);
@@ -272,20 +383,6 @@ static int print_once(const agent_config *ac)
     fwrite(out.data, 1, out.len, stdout);
     ebuf_free(&out);
     metric_set_free(&ms);
-    return 0;
-}
-
-static int parse_targets(scrape_target **out, size_t *n)
-{
-    *out = em_calloc(cfg.scrape.n ? cfg.scrape.n : 1, sizeof(scrape_target));
-    *n = cfg.scrape.n;
-    for (size_t i = 0; i < cfg.scrape.n; i++) {
-        char err[512];
-        if (scrape_target_parse(cfg.scrape.v[i], &(*out)[i], err, sizeof err) != 0) {
-            fprintf(stderr, "ember-agent: --scrape: %s\n", err);
-            return -1;
-        }
-    }
     return 0;
 }
 
@@ -308,18 +405,34 @@ static gpu_collector *open_gpu(const char *hostname)
     return g;
 }
 
+/* The container collector, or NULL with one log line saying why there is none. */
+static cgroup_collector *open_cgroup(void)
+{
+    if (!cfg.cgroup)
+        return NULL;
+    cgroup_options opt = {.root = cfg.root, .cgroup_root = cfg.cgroup_root};
+    cgroup_collector *c = NULL;
+    char err[512], q[600];
+    if (cgroup_open(&c, &opt, err, sizeof err) != 0)
+        log_info("no container series", "reason=%s", log_quote(q, sizeof q, err));
+    return c;
+}
+
 static int run(const host_filters *filters)
 {
     char host[256] = "localhost";
     gethostname(host, sizeof host - 1);
     const char *instance = cfg.instance ? cfg.instance : host;
-    scrape_target *targets;
-    size_t ntargets;
-    if (parse_targets(&targets, &ntargets) != 0) {
-        for (size_t i = 0; i < ntargets; i++)
-            scrape_target_free(&targets[i]);
-        free(targets);
+    scrape_config sc;
+    char err[512];
+    if (load_targets(&sc, err, sizeof err) != 0) {
+        fprintf(stderr, "ember-agent: %s\n", err);
         return 2;
+    }
+    if (need_curl(&sc, err, sizeof err) != 0) {
+        fprintf(stderr, "ember-agent: %s\n", err);
+        scrape_config_free(&sc);
+        return 1;
     }
     agent_config ac = {
         .agent_id = cfg.agent_id ? cfg.agent_id : instance,
@@ -341,16 +454,67 @@ static int run(const host_filters *filters)
         .filters = filters,
         .collector_meta = cfg.collector_status,
         .gpu = open_gpu(host),
-        .targets = targets,
-        .ntargets = ntargets,
+        .cgroup = open_cgroup(),
+        .targets = sc.targets,
+        .ntargets = sc.ntargets,
         .scrape_timeout_ms = cfg.scrape_timeout_ms,
     };
-    int rc = cfg.once ? print_once(&ac) : run_loop(&ac);
+    int rc = cfg.once ? print_once(&ac) : run_loop(&ac, &sc);
     gpu_close(ac.gpu);
-    for (size_t i = 0; i < ntargets; i++)
-        scrape_target_free(&targets[i]);
-    free(targets);
+    cgroup_close(ac.cgroup);
+    scrape_config_free(&sc);
     return rc;
+}
+
+/* The settings that only fail at start, checked without starting. */
+static int check_settings(char *err, size_t errlen)
+{
+    spool_sync sync;
+    spool_full full;
+    if (cfg.interval_ms <= 0)
+        return snprintf(err, errlen, "interval must be positive"), -1;
+    if (!spool_sync_parse(cfg.spool_sync, &sync))
+        return snprintf(err, errlen, "spool.sync: \"%s\" is not always, interval or never",
+                        cfg.spool_sync),
+               -1;
+    if (!spool_full_parse(cfg.spool_full, &full))
+        return snprintf(err, errlen, "spool.full: \"%s\" is not drop-oldest or reject",
+                        cfg.spool_full),
+               -1;
+    host_filters f;
+    host_filter_spec fspec = {cfg.mount_points_exclude, cfg.fs_types_exclude, cfg.disk_exclude,
+                              cfg.netdev_exclude, cfg.vmstat_fields};
+    if (host_filters_init(&f, &fspec, err, errlen) != 0)
+        return -1;
+    host_filters_free(&f);
+    scrape_config sc;
+    if (load_targets(&sc, err, errlen) != 0)
+        return -1;
+    scrape_config_free(&sc);
+    return 0;
+}
+
+/* --check-config FILE: FILE's settings on top of the flags, then every check. */
+static int check_config(const char *path)
+{
+    char err[1024];
+    ebuf text;
+    ebuf_init(&text);
+    int rc = host_read_file(&text, path[0] == '/' ? "/" : ".", path, err, sizeof err);
+    if (rc == 0)
+        rc = opts_load_yaml_buffer(specs, NSPECS, path, text.data, text.len, err, sizeof err) ==
+                     OPTS_OK
+                 ? 0
+                 : -1;
+    ebuf_free(&text);
+    if (rc == 0)
+        rc = check_settings(err, sizeof err);
+    if (rc != 0) {
+        fprintf(stderr, "ember-agent: %s\n", err);
+        return 1;
+    }
+    printf("%s: ok\n", path);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -364,27 +528,33 @@ int main(int argc, char **argv)
         opts_free(specs, NSPECS);
         return 2;
     }
+    if (cfg.check_config) {
+        rc = check_config(cfg.check_config);
+        opts_free(specs, NSPECS);
+        return rc;
+    }
     struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    struct sigaction hup = {.sa_handler = on_hup};
+    sigaction(SIGHUP, &hup, NULL);
+    sigset_t hupset; /* a parent may have left it blocked (ctest does) */
+    sigemptyset(&hupset);
+    sigaddset(&hupset, SIGHUP);
+    sigprocmask(SIG_UNBLOCK, &hupset, NULL);
     signal(SIGPIPE, SIG_IGN);
-    if (collect_scrape_init(err, sizeof err) != 0) {
-        fprintf(stderr, "ember-agent: %s\n", err);
-        opts_free(specs, NSPECS);
-        return 1;
-    }
     host_filters filters;
     host_filter_spec fspec = {cfg.mount_points_exclude, cfg.fs_types_exclude, cfg.disk_exclude,
                               cfg.netdev_exclude, cfg.vmstat_fields};
     if (host_filters_init(&filters, &fspec, err, sizeof err) != 0) {
         fprintf(stderr, "ember-agent: %s\n", err);
-        collect_scrape_cleanup();
         opts_free(specs, NSPECS);
         return 2;
     }
     rc = run(&filters);
     host_filters_free(&filters);
-    collect_scrape_cleanup();
+    if (curl_ready)
+        collect_scrape_cleanup();
     opts_free(specs, NSPECS);
     nng_fini();
     return rc;

@@ -9,6 +9,8 @@
 #ifndef EMBER_AGENT_COLLECT_H
 #define EMBER_AGENT_COLLECT_H
 
+#include "agent/collect/stale.h"
+#include "agent/relabel.h"
 #include "common/expfmt.h"
 
 #include <regex.h>
@@ -110,21 +112,62 @@ int collect_gpu(gpu_collector *g, metric_set *out, char *err, size_t errlen);
 unsigned gpu_count(const gpu_collector *g);
 void gpu_close(gpu_collector *g);
 
+/* ---- containers from cgroup v2 (cgroup.c) ------------------------------ */
+
+typedef struct cgroup_collector cgroup_collector;
+typedef struct cgroup_options {
+    const char *root;        /* root of /proc, /sys and /var; default "/" */
+    const char *cgroup_root; /* the unified hierarchy; default root/sys/fs/cgroup */
+} cgroup_options;
+
+/*
+ * -1 with err set when cgroup_root is not a cgroup v2 unified hierarchy
+ * (cgroup v1, hybrid): the caller logs that once and collects no container
+ * series.
+ */
+int cgroup_open(cgroup_collector **out, const cgroup_options *opt, char *err, size_t errlen);
+/*
+ * cAdvisor's container_* series of every container, pod and systemd service
+ * cgroup, plus staleness markers for those gone since the last call.  A bad
+ * file costs only its own series: -1 with err counting them and naming the
+ * first, after everything else was appended.  c may be NULL (no series).
+ */
+int collect_cgroup(cgroup_collector *c, metric_set *out, char *err, size_t errlen);
+void cgroup_close(cgroup_collector *c);
+
 typedef struct scrape_target {
     char *job; /* job label added to every series */
     char *url;
+    /* From a scrape config (agent/config.c); all zero for a --scrape URL. */
+    char *instance;                      /* NULL: the instance argument of collect_scrape */
+    labelset labels;                     /* further target labels (static_configs, relabeling) */
+    int64_t interval_ms;                 /* 0: the agent's interval */
+    int64_t timeout_ms;                  /* 0: the timeout argument */
+    bool honor_labels;                   /* the series' own labels win over the target's */
+    bool ignore_timestamps;              /* honor_timestamps: false */
+    size_t body_size_limit;              /* 0: COLLECT_SCRAPE_BODY_MAX */
+    size_t sample_limit;                 /* 0: none */
+    const relabel_rules *metric_relabel; /* NULL: none; owned by the config */
+    /* Between scrapes: the series of the last one, for staleness markers. */
+    stale_tracker stale;
+    int64_t next_due_ms; /* monotonic; when the agent scrapes it next */
 } scrape_target;
 
 /*
- * GET target->url (text exposition), parse it and append its samples with
- * job=<job> and instance=<instance> added (a target's own job/instance
- * labels are kept as exported_job/exported_instance, as Prometheus does with
- * honor_labels: false).  Always appends up{job,instance} (1 or 0),
- * scrape_duration_seconds and scrape_samples_scraped, like Prometheus.
- * Returns -1 with err set when the target is down or its output malformed.
+ * GET target->url (text exposition), parse it and append its samples the
+ * way Prometheus's scrape loop does: target labels job, instance and the
+ * target's others set on every series (a series' own ones kept as
+ * exported_<name>, unless honor_labels), exposed timestamps kept unless
+ * ignore_timestamps, then metric_relabel, then sample_limit (exceeding it
+ * fails the whole scrape).  Series of the previous scrape that are missing
+ * now — all of them when the scrape failed — get staleness markers.  Always
+ * appends up, scrape_duration_seconds, scrape_samples_scraped,
+ * scrape_samples_post_metric_relabeling and scrape_series_added with the
+ * target labels.  Returns -1 with err set when the target is down, its
+ * output malformed or over a limit.
  */
-int collect_scrape(metric_set *out, const scrape_target *target, const char *instance,
-                   int64_t timeout_ms, char *err, size_t errlen);
+int collect_scrape(metric_set *out, scrape_target *target, const char *instance, int64_t timeout_ms,
+                   char *err, size_t errlen);
 
 /* A decoded response body larger than this fails the scrape. */
 #define COLLECT_SCRAPE_BODY_MAX ((size_t)64 << 20)

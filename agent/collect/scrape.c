@@ -74,6 +74,7 @@ static double mono_seconds(void)
 
 typedef struct scrape_resp {
     ebuf body;
+    size_t limit; /* decoded bytes */
     bool too_large;
     char status[128]; /* "500 Internal Server Error", from the last status line */
 } scrape_resp;
@@ -83,7 +84,7 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *ud)
     scrape_resp *r = ud;
     size_t n = size * nmemb;
     /* curl hands us decoded bytes, so the cap also stops gzip bombs. */
-    if (n > COLLECT_SCRAPE_BODY_MAX - r->body.len) {
+    if (n > r->limit - r->body.len) {
         r->too_large = true;
         return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
     }
@@ -146,7 +147,7 @@ static void configure(CURL *h, const char *url, int64_t timeout_ms, struct curl_
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L); /* no SIGALRM: we run in threads */
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
     curl_easy_setopt(h, CURLOPT_MAXREDIRS, SCRAPE_MAX_REDIRECTS);
-    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)COLLECT_SCRAPE_BODY_MAX);
+    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)r->limit);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
@@ -159,8 +160,7 @@ static void describe_curl_error(CURLcode c, const scrape_resp *r, const char *cu
                                 size_t errlen)
 {
     if (r->too_large || c == CURLE_FILESIZE_EXCEEDED)
-        err_set(err, errlen, "body size limit of %zu bytes exceeded",
-                (size_t)COLLECT_SCRAPE_BODY_MAX);
+        err_set(err, errlen, "body size limit of %zu bytes exceeded", r->limit);
     else if (curl_err[0] != '\0')
         err_set(err, errlen, "%s", curl_err);
     else
@@ -239,29 +239,72 @@ static void export_conflicting_label(labelset *ls, const char *name)
     free(value);
 }
 
-static void attach_target(metric_set *ms, const char *job, const char *instance, int64_t ts)
+/* job, instance and the target's other labels, in one set. */
+static void target_labels(labelset *tl, const scrape_target *t, const char *instance)
 {
+    labels_copy(tl, &t->labels);
+    labels_set(tl, "job", t->job != NULL ? t->job : "");
+    labels_set(tl, "instance", t->instance != NULL ? t->instance : instance);
+    labels_sort(tl);
+}
+
+/* Conflicts resolve shorter name first, as Prometheus does. */
+static size_t *by_length(const labelset *tl)
+{
+    size_t *order = em_calloc(tl->n ? tl->n : 1, sizeof *order);
+    for (size_t i = 0; i < tl->n; i++) {
+        size_t j = i;
+        for (; j > 0 && strlen(tl->v[order[j - 1]].name) > strlen(tl->v[i].name); j--)
+            order[j] = order[j - 1];
+        order[j] = i;
+    }
+    return order;
+}
+
+static void attach_target(metric_set *ms, const scrape_target *t, const labelset *tl, int64_t ts)
+{
+    size_t *order = by_length(tl);
     for (size_t i = 0; i < ms->n; i++) {
         metric_sample *s = &ms->samples[i];
         drop_empty_labels(&s->labels);
-        /* shorter name first, as Prometheus resolves conflicts */
-        export_conflicting_label(&s->labels, "job");
-        export_conflicting_label(&s->labels, "instance");
-        labels_set(&s->labels, "job", job);
-        labels_set(&s->labels, "instance", instance);
+        for (size_t k = 0; k < tl->n; k++) {
+            const label *l = &tl->v[order[k]];
+            if (t->honor_labels && labels_get(&s->labels, l->name) != NULL)
+                continue;
+            export_conflicting_label(&s->labels, l->name);
+            labels_set(&s->labels, l->name, l->value);
+        }
+        if (t->ignore_timestamps)
+            s->has_ts = false;
         if (!s->has_ts) {
             s->has_ts = true;
             s->ts_ms = ts;
         }
     }
+    free(order);
+}
+
+/* metric_relabel_configs: drop or rewrite each sample, in place. */
+static void metric_relabel(metric_set *ms, const relabel_rules *rules)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < ms->n; i++) {
+        metric_sample *s = &ms->samples[i];
+        if (!relabel_apply(rules, &s->labels) || labels_metric_name(&s->labels) == NULL) {
+            labels_free(&s->labels);
+            continue;
+        }
+        ms->samples[kept++] = *s;
+    }
+    ms->n = kept;
 }
 
 /* ---- the scrape --------------------------------------------------------- */
 
-static int fetch_and_parse(metric_set *got, const char *url, int64_t timeout_ms, char *err,
-                           size_t errlen)
+static int fetch_and_parse(metric_set *got, const char *url, int64_t timeout_ms, size_t limit,
+                           char *err, size_t errlen)
 {
-    scrape_resp r = {.too_large = false, .status = ""};
+    scrape_resp r = {.limit = limit, .too_large = false, .status = ""};
     ebuf_init(&r.body);
     int rc = fetch(url, timeout_ms, &r, err, errlen);
     if (rc == 0) {
@@ -275,19 +318,21 @@ static int fetch_and_parse(metric_set *got, const char *url, int64_t timeout_ms,
     return rc;
 }
 
-static void add_report(metric_set *out, const char *name, double v, const char *job,
-                       const char *instance, int64_t ts)
+static void add_report(metric_set *out, const char *name, double v, const labelset *tl, int64_t ts)
 {
     labelset ls;
-    labels_init(&ls);
-    labels_add(&ls, LABEL_METRIC_NAME, name);
-    labels_add(&ls, "job", job);
-    labels_add(&ls, "instance", instance);
+    labels_copy(&ls, tl);
+    labels_set(&ls, LABEL_METRIC_NAME, name);
     metric_set_add(out, &ls, v, true, ts);
 }
 
-static void add_reports(metric_set *out, bool up, double duration, size_t scraped, const char *job,
-                        const char *instance, int64_t ts)
+typedef struct scrape_report {
+    bool up;
+    double duration;
+    size_t scraped, post_relabel, added;
+} scrape_report;
+
+static void add_reports(metric_set *out, const scrape_report *r, const labelset *tl, int64_t ts)
 {
     /* Prometheus gives these no metadata; types help whoever reads ours. */
     metric_set_meta(out, "up", METRIC_GAUGE,
@@ -295,34 +340,64 @@ static void add_reports(metric_set *out, bool up, double duration, size_t scrape
     metric_set_meta(out, "scrape_duration_seconds", METRIC_GAUGE, "Duration of the scrape.");
     metric_set_meta(out, "scrape_samples_scraped", METRIC_GAUGE,
                     "The number of samples the target exposed.");
-    add_report(out, "up", up ? 1 : 0, job, instance, ts);
-    add_report(out, "scrape_duration_seconds", duration, job, instance, ts);
-    add_report(out, "scrape_samples_scraped", (double)scraped, job, instance, ts);
+    metric_set_meta(out, "scrape_samples_post_metric_relabeling", METRIC_GAUGE,
+                    "The number of samples remaining after metric relabeling was applied.");
+    metric_set_meta(out, "scrape_series_added", METRIC_GAUGE,
+                    "The approximate number of new series in this scrape.");
+    add_report(out, "up", r->up ? 1 : 0, tl, ts);
+    add_report(out, "scrape_duration_seconds", r->duration, tl, ts);
+    add_report(out, "scrape_samples_scraped", (double)r->scraped, tl, ts);
+    add_report(out, "scrape_samples_post_metric_relabeling", (double)r->post_relabel, tl, ts);
+    add_report(out, "scrape_series_added", (double)r->added, tl, ts);
 }
 
-int collect_scrape(metric_set *out, const scrape_target *target, const char *instance,
-                   int64_t timeout_ms, char *err, size_t errlen)
+/* The scrape proper into got: fetch, parse, label, relabel, limit. */
+static int scrape_into(metric_set *got, scrape_target *t, const labelset *tl, int64_t timeout_ms,
+                       int64_t ts, scrape_report *rep, char *err, size_t errlen)
 {
-    const char *job = target->job != NULL ? target->job : "";
+    if (t->url == NULL) {
+        err_set(err, errlen, "scrape target %s has no URL", t->job ? t->job : "");
+        return -1;
+    }
+    size_t limit = t->body_size_limit ? t->body_size_limit : COLLECT_SCRAPE_BODY_MAX;
+    if (fetch_and_parse(got, t->url, timeout_ms, limit, err, errlen) != 0)
+        return -1;
+    rep->scraped = got->n;
+    attach_target(got, t, tl, ts);
+    if (t->metric_relabel != NULL)
+        metric_relabel(got, t->metric_relabel);
+    rep->post_relabel = got->n;
+    if (t->sample_limit && got->n > t->sample_limit) {
+        err_set(err, errlen, "sample limit exceeded: %zu samples, limit %zu", got->n,
+                t->sample_limit);
+        return -1;
+    }
+    return 0;
+}
+
+int collect_scrape(metric_set *out, scrape_target *target, const char *instance, int64_t timeout_ms,
+                   char *err, size_t errlen)
+{
+    if (target->timeout_ms > 0)
+        timeout_ms = target->timeout_ms;
     if (timeout_ms <= 0)
         timeout_ms = SCRAPE_DEFAULT_TIMEOUT_MS;
     int64_t ts = now_ms();
     double start = mono_seconds();
+    labelset tl;
+    target_labels(&tl, target, instance);
     metric_set got;
     metric_set_init(&got);
-    int rc;
-    if (target->url == NULL) {
-        err_set(err, errlen, "scrape target %s has no URL", job);
-        rc = -1;
-    } else {
-        rc = fetch_and_parse(&got, target->url, timeout_ms, err, errlen);
-    }
-    size_t scraped = rc == 0 ? got.n : 0;
-    if (rc == 0) {
-        attach_target(&got, job, instance, ts);
-        metric_set_move(out, &got);
-    }
+    scrape_report rep = {.up = false};
+    int rc = scrape_into(&got, target, &tl, timeout_ms, ts, &rep, err, errlen);
+    if (rc != 0) /* a failed scrape counts as an empty one: every series ends */
+        metric_set_clear(&got);
+    rep.up = rc == 0;
+    rep.added = stale_tracker_update(&target->stale, &got, 0, ts);
+    metric_set_move(out, &got);
     metric_set_free(&got);
-    add_reports(out, rc == 0, mono_seconds() - start, scraped, job, instance, ts);
+    rep.duration = mono_seconds() - start;
+    add_reports(out, &rep, &tl, ts);
+    labels_free(&tl);
     return rc;
 }

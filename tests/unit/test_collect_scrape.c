@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "agent/collect/collect.h"
+#include "agent/config.h"
 
 #include "common/etime.h"
 
@@ -187,7 +188,9 @@ static const metric_sample *find_report(const metric_set *ms, const char *name)
     return find_sample(ms, name, "job", JOB, "instance", INSTANCE, NULL);
 }
 
-/* up, scrape_duration_seconds, scrape_samples_scraped, all at scrape time ts. */
+/* up, scrape_duration_seconds, scrape_samples_scraped (and the two more
+ * Prometheus reports, scrape_samples_post_metric_relabeling and
+ * scrape_series_added), all at scrape time ts. */
 static void assert_reports(const metric_set *ms, double up, double scraped, int64_t ts)
 {
     const metric_sample *u = find_report(ms, "up");
@@ -222,7 +225,9 @@ static void assert_contains(const char *s, const char *want)
 static int scrape(http_server *s, metric_set *ms, int64_t timeout_ms, char *err, size_t errlen)
 {
     scrape_target t = {.job = JOB, .url = s->url};
-    return collect_scrape(ms, &t, INSTANCE, timeout_ms, err, errlen);
+    int rc = collect_scrape(ms, &t, INSTANCE, timeout_ms, err, errlen);
+    stale_tracker_free(&t.stale);
+    return rc;
 }
 
 /* ---- tests -------------------------------------------------------------- */
@@ -248,7 +253,7 @@ static void test_scrape_ok(void **state)
     int64_t before = now_ms();
     assert_int_equal(scrape(s, &ms, 5000, err, sizeof err), 0);
     int64_t after = now_ms();
-    assert_int_equal(ms.n, 5 + 3);
+    assert_int_equal(ms.n, 5 + 5);
     assert_labels_sorted(&ms);
 
     const metric_sample *up = find_report(&ms, "up");
@@ -313,7 +318,7 @@ static void test_scrape_appends(void **state)
     metric_set_addl(&ms, "marker", 1, NULL);
     char err[256] = "";
     assert_int_equal(scrape(s, &ms, 5000, err, sizeof err), 0);
-    assert_int_equal(ms.n, 1 + 2 + 3);
+    assert_int_equal(ms.n, 1 + 2 + 5);
     assert_non_null(find_sample(&ms, "marker", NULL));
     assert_reports(&ms, 1, 2, find_report(&ms, "up")->ts_ms);
     metric_set_free(&ms);
@@ -327,7 +332,7 @@ static void test_scrape_empty_body(void **state)
     metric_set_init(&ms);
     char err[256] = "";
     assert_int_equal(scrape(s, &ms, 5000, err, sizeof err), 0);
-    assert_int_equal(ms.n, 3);
+    assert_int_equal(ms.n, 5);
     assert_reports(&ms, 1, 0, find_report(&ms, "up")->ts_ms);
     metric_set_free(&ms);
 }
@@ -340,7 +345,7 @@ static void assert_scrape_fails(http_server *s, int64_t timeout_ms, const char *
     char err[256] = "";
     assert_int_equal(scrape(s, &ms, timeout_ms, err, sizeof err), -1);
     assert_contains(err, want_err);
-    assert_int_equal(ms.n, 3);
+    assert_int_equal(ms.n, 5);
     assert_reports(&ms, 0, 0, find_report(&ms, "up")->ts_ms);
     metric_set_free(&ms);
 }
@@ -433,9 +438,113 @@ static void test_scrape_rejects_other_protocols(void **state)
     metric_set_init(&ms);
     char err[256] = "";
     assert_int_equal(collect_scrape(&ms, &t, INSTANCE, 1000, err, sizeof err), -1);
-    assert_int_equal(ms.n, 3);
+    assert_int_equal(ms.n, 5);
     assert_true(find_report(&ms, "up")->value == 0);
     metric_set_free(&ms);
+}
+
+/* ---- state between scrapes, limits, honor_*, metric relabeling ---------- */
+
+static size_t count_stale(const metric_set *ms)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < ms->n; i++)
+        n += is_stale_marker(ms->samples[i].value);
+    return n;
+}
+
+static double report(const metric_set *ms, const char *name)
+{
+    const metric_sample *r = find_report(ms, name);
+    assert_non_null(r);
+    return r->value;
+}
+
+static void test_staleness_series_gone_and_target_down(void **state)
+{
+    http_server *s = *state;
+    scrape_target t = {.job = JOB, .url = s->url};
+    metric_set ms;
+    metric_set_init(&ms);
+    char err[256];
+    s->body = "a 1\nb 2\nc 3\n";
+    assert_int_equal(collect_scrape(&ms, &t, INSTANCE, 5000, err, sizeof err), 0);
+    assert_true(report(&ms, "scrape_series_added") == 3);
+    assert_int_equal(count_stale(&ms), 0);
+    metric_set_clear(&ms);
+    s->body = "a 1\nc 3\nd 4\n"; /* b went, d came */
+    assert_int_equal(collect_scrape(&ms, &t, INSTANCE, 5000, err, sizeof err), 0);
+    assert_int_equal(count_stale(&ms), 1);
+    const metric_sample *b = find_sample(&ms, "b", "job", JOB, "instance", INSTANCE, NULL);
+    assert_non_null(b);
+    assert_true(is_stale_marker(b->value));
+    assert_true(report(&ms, "scrape_series_added") == 1);
+    metric_set_clear(&ms);
+    s->status = 500; /* down: everything it had ends */
+    assert_int_equal(collect_scrape(&ms, &t, INSTANCE, 5000, err, sizeof err), -1);
+    assert_int_equal(count_stale(&ms), 3);
+    assert_true(report(&ms, "up") == 0);
+    metric_set_clear(&ms);
+    assert_int_equal(collect_scrape(&ms, &t, INSTANCE, 5000, err, sizeof err), -1);
+    assert_int_equal(count_stale(&ms), 0); /* ended once */
+    metric_set_free(&ms);
+    stale_tracker_free(&t.stale);
+}
+
+static void test_sample_and_body_size_limits(void **state)
+{
+    http_server *s = *state;
+    scrape_target t = {.job = JOB, .url = s->url, .sample_limit = 2};
+    metric_set ms;
+    metric_set_init(&ms);
+    char err[256];
+    s->body = "a 1\nb 2\nc 3\n";
+    assert_int_equal(collect_scrape(&ms, &t, INSTANCE, 5000, err, sizeof err), -1);
+    assert_contains(err, "sample limit exceeded");
+    assert_int_equal(ms.n, 5); /* the reports only */
+    assert_true(report(&ms, "up") == 0);
+    assert_true(report(&ms, "scrape_samples_scraped") == 3);
+    metric_set_clear(&ms);
+    t.sample_limit = 0;
+    t.body_size_limit = 8;
+    assert_int_equal(collect_scrape(&ms, &t, INSTANCE, 5000, err, sizeof err), -1);
+    assert_contains(err, "body size limit of 8 bytes exceeded");
+    metric_set_free(&ms);
+    stale_tracker_free(&t.stale);
+}
+
+static void test_honor_labels_timestamps_and_metric_relabel(void **state)
+{
+    http_server *s = *state;
+    const char *yaml = "scrape_configs:\n"
+                       "  - job_name: node\n"
+                       "    honor_labels: true\n"
+                       "    honor_timestamps: false\n"
+                       "    static_configs: [{targets: ['x:1'], labels: {team: infra}}]\n"
+                       "    metric_relabel_configs:\n"
+                       "      - {source_labels: [__name__], regex: 'drop_.*', action: drop}\n"
+                       "      - {source_labels: [team], target_label: owner}\n";
+    scrape_config c;
+    char err[256];
+    assert_int_equal(scrape_config_parse(&c, "s.yml", yaml, strlen(yaml), err, sizeof err), 0);
+    scrape_target *t = &c.targets[0];
+    free(t->url);
+    t->url = strdup(s->url);
+    s->body = "kept{job=\"mine\",team=\"db\"} 1 1700000000000\ndrop_me 2\n";
+    metric_set ms;
+    metric_set_init(&ms);
+    int64_t before = now_ms();
+    assert_int_equal(collect_scrape(&ms, t, "ignored", 5000, err, sizeof err), 0);
+    const metric_sample *k = find_sample(&ms, "kept", "job", "mine", "team", "db", "owner", "db",
+                                         "instance", "x:1", NULL);
+    assert_non_null(k);              /* honor_labels: its job and team win */
+    assert_true(k->ts_ms >= before); /* honor_timestamps: false */
+    assert_null(find_sample(&ms, "drop_me", NULL));
+    assert_true(find_sample(&ms, "scrape_samples_post_metric_relabeling", "job", "node", "instance",
+                            "x:1", "team", "infra", NULL)
+                    ->value == 1);
+    metric_set_free(&ms);
+    scrape_config_free(&c);
 }
 
 #define SERVER_TEST(fn) cmocka_unit_test_setup_teardown(fn, start_server, stop_server)
@@ -455,6 +564,9 @@ int main(void)
         SERVER_TEST(test_scrape_too_large_chunked),
         SERVER_TEST(test_scrape_large_body_ok),
         SERVER_TEST(test_scrape_follows_redirect),
+        SERVER_TEST(test_staleness_series_gone_and_target_down),
+        SERVER_TEST(test_sample_and_body_size_limits),
+        SERVER_TEST(test_honor_labels_timestamps_and_metric_relabel),
         cmocka_unit_test(test_scrape_rejects_other_protocols),
     };
     return cmocka_run_group_tests(tests, init_curl, cleanup_curl);
