@@ -169,6 +169,7 @@ static void self_metrics(aggregator *agg, metric_set *ms)
                 "Samples of accepted batches the store refused (reason in the Ack).",
                 (double)is.samples_rejected);
     api_tsdb_metrics(agg, ms);
+    api_write_metrics(ms);
     procstats_collect(ms);
 }
 
@@ -199,6 +200,8 @@ static const struct {
     {"GET", "/api/v1/status/buildinfo", handle_buildinfo},
     {"GET", "/api/v1/status/tsdb", api_handle_status_tsdb},
     {"POST", "/api/v1/import/prometheus", api_handle_import},
+    {"POST", "/api/v1/write", api_handle_write},
+    {"GET,POST", "/federate", api_handle_federate},
     {"GET", "/metrics", handle_metrics},
     {"GET", "/-/healthy", handle_healthy},
     {"GET", "/-/ready", handle_ready},

@@ -1,7 +1,8 @@
 /*
  * api.h — the Prometheus-compatible HTTP API of the aggregator:
  * /api/v1/query, /api/v1/labels, /api/v1/status/buildinfo, /api/v1/status/tsdb,
- * /api/v1/import/prometheus, /metrics, /-/healthy, /-/ready.
+ * /api/v1/import/prometheus, /api/v1/write, /federate, /metrics, /-/healthy,
+ * /-/ready.
  * Responses and errors use Prometheus's JSON envelope
  * ({"status":"success","data":...} / {"status":"error","errorType",...}).
  */
@@ -11,6 +12,9 @@
 #include "aggregator/aggregator.h"
 #include "common/expfmt.h"
 #include "common/httpd.h"
+#include "query/promql.h"
+
+#include <stdbool.h>
 
 /*
  * A server (not yet started) with the API's routes and settings: a pool of
@@ -28,5 +32,41 @@ void api_tsdb_metrics(aggregator *agg, metric_set *ms);
 /* /api/v1/labels and /api/v1/label/<name>/values (the name from the path). */
 void api_handle_labels(void *ctx, const httpd_request *req, httpd_response *resp);
 void api_handle_label_values(void *ctx, const httpd_request *req, httpd_response *resp);
+
+/* /federate (api_federate.c). */
+void api_handle_federate(void *ctx, const httpd_request *req, httpd_response *resp);
+/*
+ * Write the federation text of the union of sels at now into body (gzip
+ * stream when gzip): the latest sample in [now - lookback_ms, now] of each
+ * series, stale ones left out, families sorted by name.  Returns 0, or -1
+ * with err set (storage failure).
+ */
+int api_federate_write(const query_storage *st, const promql_selector *sels, size_t nsels,
+                       int64_t now, int64_t lookback_ms, bool gzip, ebuf *body, char *err,
+                       size_t errlen);
+/* True when an Accept-Encoding header value allows gzip. */
+bool api_accepts_gzip(const char *accept_encoding);
+
+/* POST /api/v1/write (api_write.c). */
+typedef enum api_write_reject {
+    API_WRITE_REJ_BAD_LABELS,
+    API_WRITE_REJ_TOO_OLD,
+    API_WRITE_REJ_TOO_NEW,
+    API_WRITE_REJ_COUNT
+} api_write_reject;
+typedef struct api_write_result {
+    uint64_t received, applied, rejected;
+    uint64_t rejected_by[API_WRITE_REJ_COUNT];
+    char reason[512]; /* why the request failed, or the first refused sample */
+} api_write_result;
+struct Prometheus__WriteRequest;
+/* Snappy-decode and unpack a body (size limit WIRE_MAX_MESSAGE); 0, or -1
+ * with err set.  Free *out with prometheus__write_request__free_unpacked. */
+int api_write_decode(const char *body, size_t len, struct Prometheus__WriteRequest **out, char *err,
+                     size_t errlen);
+/* Decode, validate, append and commit; the HTTP status: 204, 400 or 500. */
+int api_remote_write(tsdb *db, const char *body, size_t len, api_write_result *res);
+void api_handle_write(void *ctx, const httpd_request *req, httpd_response *resp);
+void api_write_metrics(metric_set *ms);
 
 #endif
