@@ -1,11 +1,7 @@
 /*
  * storage.c — the small containers of the storage interface (storage.h):
  * series sets, selections with their iterators, the in-memory slice
- * iterator, and the staleness marker.
- *
- * The staleness marker is one particular NaN bit pattern.  NaN never
- * compares equal to anything, and a NaN produced by arithmetic usually has a
- * different payload, so the only reliable test is on the bits.
+ * iterator.  The staleness marker lives in common/stale.h.
  */
 #include "query/storage.h"
 
@@ -161,19 +157,4 @@ int query_storage_read(const query_storage *st, const label_matcher *ms, size_t 
     qselect_set_free(&sel);
     qseries_set_sort(out);
     return 0;
-}
-
-double stale_nan(void)
-{
-    uint64_t bits = STALE_NAN_BITS;
-    double v;
-    memcpy(&v, &bits, sizeof(v));
-    return v;
-}
-
-bool is_stale_nan(double v)
-{
-    uint64_t bits;
-    memcpy(&bits, &v, sizeof(bits));
-    return bits == STALE_NAN_BITS;
 }

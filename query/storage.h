@@ -18,6 +18,7 @@
 #define EMBER_QUERY_STORAGE_H
 
 #include "common/labels.h"
+#include "common/stale.h" /* staleness markers come back as samples */
 #include "query/matcher.h"
 
 #include <stdbool.h>
@@ -107,10 +108,5 @@ typedef struct query_storage {
  */
 int query_storage_read(const query_storage *st, const label_matcher *ms, size_t nms, int64_t mint,
                        int64_t maxt, qseries_set *out, char *err, size_t errlen);
-
-/* Prometheus's staleness marker: NaN with the bit pattern 0x7ff0000000000002. */
-#define STALE_NAN_BITS 0x7ff0000000000002ULL
-double stale_nan(void);
-bool is_stale_nan(double v);
 
 #endif

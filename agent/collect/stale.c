@@ -11,21 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-double stale_marker(void)
-{
-    uint64_t bits = STALE_NAN_BITS;
-    double v;
-    memcpy(&v, &bits, sizeof v);
-    return v;
-}
-
-bool is_stale_marker(double v)
-{
-    uint64_t bits;
-    memcpy(&bits, &v, sizeof bits);
-    return bits == STALE_NAN_BITS;
-}
-
 void stale_tracker_init(stale_tracker *t)
 {
     memset(t, 0, sizeof *t);
@@ -49,7 +34,7 @@ static void add_marker(metric_set *out, const labelset *ls, int64_t ts_ms)
 {
     labelset copy;
     labels_copy(&copy, ls);
-    metric_set_add(out, &copy, stale_marker(), true, ts_ms);
+    metric_set_add(out, &copy, stale_nan(), true, ts_ms);
 }
 
 size_t stale_tracker_update(stale_tracker *t, metric_set *out, size_t from, int64_t ts_ms)
@@ -61,7 +46,7 @@ size_t stale_tracker_update(stale_tracker *t, metric_set *out, size_t from, int6
     ebuf key;
     ebuf_init(&key);
     for (size_t i = from; i < end; i++) {
-        if (is_stale_marker(out->samples[i].value))
+        if (is_stale_nan(out->samples[i].value))
             continue;
         ebuf_reset(&key);
         labels_format(&key, &out->samples[i].labels);

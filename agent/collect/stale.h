@@ -4,24 +4,18 @@
  * target) and is missing from this one gets one sample with the stale NaN,
  * so queries stop returning it at once instead of 5 minutes later.
  *
- * The marker is the NaN with bit pattern 0x7ff0000000000002
- * (Prometheus's value.StaleNaN); the query side has its own stale_nan() in
- * query/storage.h, which the agent does not link.
+ * The marker itself is common/stale.h's stale_nan().
  */
 #ifndef EMBER_AGENT_STALE_H
 #define EMBER_AGENT_STALE_H
 
 #include "common/expfmt.h"
 #include "common/labels.h"
+#include "common/stale.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#define STALE_NAN_BITS 0x7ff0000000000002ULL
-
-double stale_marker(void);
-bool is_stale_marker(double v);
 
 /* The series one source produced in its previous round. */
 typedef struct stale_tracker {

@@ -356,11 +356,11 @@ static void test_vanished_container_goes_stale(void **state)
     for (size_t i = 0; i < ms.n; i++) {
         const char *id = labels_get(&ms.samples[i].labels, "id");
         if (strcmp(id, DOCKER_CG) == 0) {
-            assert_true(is_stale_marker(ms.samples[i].value));
+            assert_true(is_stale_nan(ms.samples[i].value));
             assert_true(ms.samples[i].has_ts);
             markers++;
         } else {
-            assert_false(is_stale_marker(ms.samples[i].value));
+            assert_false(is_stale_nan(ms.samples[i].value));
         }
     }
     assert_int_equal(markers, docker_series);

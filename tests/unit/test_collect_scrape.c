@@ -449,7 +449,7 @@ static size_t count_stale(const metric_set *ms)
 {
     size_t n = 0;
     for (size_t i = 0; i < ms->n; i++)
-        n += is_stale_marker(ms->samples[i].value);
+        n += is_stale_nan(ms->samples[i].value);
     return n;
 }
 
@@ -477,7 +477,7 @@ static void test_staleness_series_gone_and_target_down(void **state)
     assert_int_equal(count_stale(&ms), 1);
     const metric_sample *b = find_sample(&ms, "b", "job", JOB, "instance", INSTANCE, NULL);
     assert_non_null(b);
-    assert_true(is_stale_marker(b->value));
+    assert_true(is_stale_nan(b->value));
     assert_true(report(&ms, "scrape_series_added") == 1);
     metric_set_clear(&ms);
     s->status = 500; /* down: everything it had ends */
