@@ -22,6 +22,8 @@
 
 #include "common/buf.h"
 
+#include "query/matcher.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -126,6 +128,11 @@ void promql_lexer_next(promql_lexer *l, promql_token *tok);
 bool promql_token_is_operator(promql_token_type t);
 bool promql_token_is_aggregator(promql_token_type t);
 bool promql_token_is_keyword(promql_token_type t);
+/* Tokens the grammar accepts as a metric name (metric_identifier): plain
+ * identifiers and the keywords Prometheus lets stand as names (by, offset, sum …). */
+bool promql_token_names_metric(promql_token_type t);
+/* The matcher type of a matching operator token (=, !=, =~, !~). */
+bool promql_token_match_op(promql_token_type t, match_type *mt);
 /* Keyword or aggregator token for an identifier (case-insensitive), or
  * PQ_IDENTIFIER if the word is none; "inf" and "nan" give PQ_NUMBER. */
 promql_token_type promql_keyword_lookup(const char *word, size_t n);

@@ -155,39 +155,10 @@ bool promql_error_is_unsupported(const promql_error *err)
 
 /* ---- token classes ---- */
 
-/* Tokens the grammar accepts as a metric name (metric_identifier). */
-static bool names_metric(promql_token_type t)
-{
-    switch (t) {
-    case PQ_IDENTIFIER:
-    case PQ_METRIC_IDENTIFIER:
-    case PQ_BY:
-    case PQ_WITHOUT:
-    case PQ_OFFSET:
-    case PQ_LAND:
-    case PQ_LOR:
-    case PQ_LUNLESS:
-    case PQ_START:
-    case PQ_END: return true;
-    default: return promql_token_is_aggregator(t);
-    }
-}
-
 /* Binary operators: valid PromQL after a selector. */
 static bool is_binary_op(promql_token_type t)
 {
     return promql_token_is_operator(t) && t != PQ_AT && t != PQ_EQL_REGEX && t != PQ_NEQ_REGEX;
-}
-
-static bool match_op(promql_token_type t, match_type *mt)
-{
-    switch (t) {
-    case PQ_EQL: *mt = MATCH_EQ; return true;
-    case PQ_NEQ: *mt = MATCH_NEQ; return true;
-    case PQ_EQL_REGEX: *mt = MATCH_RE; return true;
-    case PQ_NEQ_REGEX: *mt = MATCH_NRE; return true;
-    default: return false;
-    }
 }
 
 static bool is_function(const char *name, size_t n)
@@ -230,7 +201,7 @@ static int parse_matcher(parser *p)
         return p_unexpected(p, &name, "label matching", "identifier or \"}\"");
     p_advance(p);
     match_type mt;
-    if (!match_op(p->tok.type, &mt))
+    if (!promql_token_match_op(p->tok.type, &mt))
         return p_unexpected(p, &p->tok, "label matching", "label matching operator");
     p_advance(p);
     if (p->tok.type != PQ_STRING)
@@ -374,7 +345,7 @@ static int scan_rest(parser *p, promql_token_type before, promql_token_type befo
         if (t == PQ_EQL || (t == PQ_COMMA && parens == 0))
             return p_unexpected(p, &p->tok, NULL, NULL);
         /* Braces follow a metric name or nothing, never another operand. */
-        if (t == PQ_LEFT_BRACE && ends_operand(last) && !names_metric(last))
+        if (t == PQ_LEFT_BRACE && ends_operand(last) && !promql_token_names_metric(last))
             return p_unexpected(p, &p->tok, NULL, NULL);
         if (t == PQ_DURATION) {
             int64_t ms;
@@ -474,7 +445,7 @@ static int parse_query(parser *p)
     promql_token_type t = p->tok.type;
     if (t == PQ_EOF)
         return p_fail(p, 0, "no expression found in input");
-    if (names_metric(t))
+    if (promql_token_names_metric(t))
         return parse_named(p);
     if (t == PQ_LEFT_BRACE) {
         size_t start = p->tok.pos;
@@ -523,7 +494,7 @@ void promql_selector_free(promql_selector *s)
 static bool name_prints_bare(const char *v)
 {
     size_t n = strlen(v);
-    return metric_name_valid(v, n) && names_metric(promql_keyword_lookup(v, n));
+    return metric_name_valid(v, n) && promql_token_names_metric(promql_keyword_lookup(v, n));
 }
 
 /* Index of the matcher to print as the metric name, or -1. */

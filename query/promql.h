@@ -63,4 +63,19 @@ bool promql_error_is_unsupported(const promql_error *err);
  */
 void promql_selector_format(ebuf *out, const promql_selector *s);
 
+/*
+ * The full PromQL grammar of Prometheus 2.42 (parse_expr.c, tree in
+ * query/ast.h, printer in print.c).  promql_parse parses a whole query,
+ * type-checks it as Prometheus's checkAST does and returns the tree in
+ * *out, or -1 with Prometheus's error text ("1:5: parse error: ...") in
+ * err.  Nesting deeper than PROMQL_MAX_DEPTH is refused with an error
+ * rather than risking the stack.  promql_expr_format prints canonical
+ * PromQL, as Prometheus's String(): parsing the output gives the same tree.
+ */
+typedef struct promql_expr promql_expr;
+#define PROMQL_MAX_DEPTH 1000
+int promql_parse(const char *query, promql_expr **out, promql_error *err);
+void promql_expr_free(promql_expr *e);
+void promql_expr_format(ebuf *out, const promql_expr *e);
+
 #endif

@@ -28,6 +28,34 @@ bool promql_token_is_keyword(promql_token_type t)
     return t > PQ_KEYWORDS_START && t < PQ_KEYWORDS_END;
 }
 
+bool promql_token_names_metric(promql_token_type t)
+{
+    switch (t) {
+    case PQ_IDENTIFIER:
+    case PQ_METRIC_IDENTIFIER:
+    case PQ_BY:
+    case PQ_WITHOUT:
+    case PQ_OFFSET:
+    case PQ_LAND:
+    case PQ_LOR:
+    case PQ_LUNLESS:
+    case PQ_START:
+    case PQ_END: return true;
+    default: return promql_token_is_aggregator(t);
+    }
+}
+
+bool promql_token_match_op(promql_token_type t, match_type *mt)
+{
+    switch (t) {
+    case PQ_EQL: *mt = MATCH_EQ; return true;
+    case PQ_NEQ: *mt = MATCH_NEQ; return true;
+    case PQ_EQL_REGEX: *mt = MATCH_RE; return true;
+    case PQ_NEQ_REGEX: *mt = MATCH_NRE; return true;
+    default: return false;
+    }
+}
+
 static const struct {
     const char *word;
     promql_token_type t;
