@@ -38,6 +38,8 @@ typedef struct settings {
     int64_t spool_max_bytes;
     char *spool_sync;
     char *spool_full;
+    char *token, *token_file;
+    char *tls_ca, *tls_cert, *tls_key, *tls_server_name;
     bool once;
     char *instance;
     char *agent_id;
@@ -72,6 +74,17 @@ static const opt_spec specs[] = {
     {"scrape-timeout", OPT_DURATION, &cfg.scrape_timeout_ms, "10s", "timeout of one scrape", "DUR"},
     {"send-timeout", OPT_DURATION, &cfg.send_timeout_ms, "10s",
      "how long to wait for the aggregator's Ack", "DUR"},
+    {"token", OPT_STRING, &cfg.token, NULL,
+     "token sent to the aggregator in Hello (prefer --token-file: flags are visible in ps)",
+     "TOKEN"},
+    {"token-file", OPT_FILE, &cfg.token_file, NULL,
+     "file holding the token (surrounding whitespace ignored)", "FILE"},
+    {"tls-ca", OPT_FILE, &cfg.tls_ca, NULL,
+     "CA (PEM) that signed the aggregator's certificate, for tls+tcp:// addresses", "FILE"},
+    {"tls-cert", OPT_FILE, &cfg.tls_cert, NULL, "client certificate (PEM) for mutual TLS", "FILE"},
+    {"tls-key", OPT_FILE, &cfg.tls_key, NULL, "private key (PEM) of --tls-cert", "FILE"},
+    {"tls-server-name", OPT_STRING, &cfg.tls_server_name, NULL,
+     "DNS name the aggregator's certificate must carry (default: the address's host)", "NAME"},
     {"spool.dir", OPT_STRING, &cfg.spool_dir, NULL,
      "where batches wait for the aggregator's Ack (default: DATA-DIR/spool)", "DIR"},
     {"spool.max-bytes", OPT_BYTES, &cfg.spool_max_bytes, "512MiB", "bound of the spool on disk",
@@ -172,6 +185,9 @@ static void self_metrics(sender *snd, int64_t collect_ms, metric_set *ms)
     metric_set_addl(ms, b, (double)st.rejected, "result", "rejected", NULL);
     metric_set_addl(ms, b, (double)st.spool.dropped_records, "result", "dropped", NULL);
     metric_set_addl(ms, b, (double)st.spool_errors, "result", "not_spooled", NULL);
+    counter(ms, "ember_agent_auth_rejected_total",
+            "Hellos the aggregator refused (invalid token); batches stay spooled.",
+            (double)st.auth_rejected);
     counter(ms, "ember_agent_send_failures_total", "Failed attempts to deliver a batch.",
             (double)st.failed_attempts);
     gauge(ms, "ember_agent_spool_bytes", "Bytes of the spool on disk.", (double)st.spool.bytes);
@@ -302,6 +318,43 @@ static void reload_targets(scrape_config *sc, agent_config *ac, metric_set *ende
     log_info("configuration reloaded", "targets=%zu", sc->ntargets);
 }
 
+/* The token of --token-file (or --token), trimmed; NULL when none. */
+static char *load_token(char *err, size_t errlen)
+{
+    if (!cfg.token_file)
+        return cfg.token ? em_strdup(cfg.token) : NULL;
+    FILE *f = fopen(cfg.token_file, "r");
+    char buf[1024] = "";
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = '\0';
+    char *p = buf + strspn(buf, " \t\r\n");
+    p[strcspn(p, " \t\r\n")] = '\0';
+    if (!*p) {
+        snprintf(err, errlen, "--token-file %s: no token in it", cfg.token_file);
+        return NULL;
+    }
+    return em_strdup(p);
+}
+
+static int open_sender(const agent_config *ac, spool *sp, sender **snd, char *err, size_t errlen)
+{
+    err[0] = '\0';
+    char *token = load_token(err, errlen);
+    if (err[0])
+        return -1;
+    sender_options o = {.timeout_ms = cfg.send_timeout_ms,
+                        .token = token,
+                        .tls_ca = cfg.tls_ca,
+                        .tls_cert = cfg.tls_cert,
+                        .tls_key = cfg.tls_key,
+                        .tls_server_name = cfg.tls_server_name};
+    int rc = sender_open(cfg.aggregator, ac->agent_id, ac->static_labels, &o, sp, snd, err, errlen);
+    free(token);
+    return rc;
+}
+
 static int run_loop(agent_config *ac, scrape_config *sc)
 {
     char err[512], q[600];
@@ -316,8 +369,7 @@ static int run_loop(agent_config *ac, scrape_config *sc)
     if (seq <= sst.last_seq) /* never reuse a seq the spool already holds */
         seq = sst.last_seq + 1;
     sender *snd;
-    if (sender_open(cfg.aggregator, ac->agent_id, ac->static_labels, cfg.send_timeout_ms, sp, &snd,
-                    err, sizeof err) != 0) {
+    if (open_sender(ac, sp, &snd, err, sizeof err) != 0) {
         log_error("cannot start sender", "err=%s", log_quote(q, sizeof q, err));
         spool_close(sp);
         return 1;

@@ -5,7 +5,9 @@
  * aggregator learns who is talking whenever the path comes back.  Send and
  * receive timeouts bound each exchange; an exchange that times out leaves the
  * batch at the head of the queue and it is sent again with the same seq,
- * which the aggregator acknowledges without applying twice.
+ * which the aggregator acknowledges without applying twice.  Hello carries
+ * the agent's token; tls+tcp:// addresses get the TLS settings on the dialer
+ * before it starts (nng 1.5 takes them nowhere else).
  */
 #include "agent/sender.h"
 
@@ -17,6 +19,7 @@
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/tls/tls.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,12 +29,38 @@ struct sender {
     strlist urls; /* failover order */
     size_t cur;   /* the address in use */
     int64_t timeout_ms;
+    char *token;
+    wire_tls tls;
+    bool auth_failing; /* the last Hello was refused: log the next refusal quietly */
     char *agent_id;
     labelset static_labels;
     bool need_hello;
     spool *sp;
     sender_stats stats;
 };
+
+/* Start a background dialer, with TLS settings for tls+tcp:// (before
+ * the start, as nng 1.5 requires).  0, an nng error, or -1 with err set. */
+static int dial(sender *s, const char *url, char *err, size_t errlen)
+{
+    nng_dialer d;
+    int rv = nng_dialer_create(&d, s->sock, url);
+    if (rv == 0 && wire_url_is_tls(url)) {
+        /* Without --tls-server-name, verify against the address's host. */
+        nng_url *u = NULL;
+        wire_tls t = s->tls;
+        if (!t.server_name && nng_url_parse(&u, url) == 0)
+            t.server_name = u->u_hostname;
+        nng_tls_config *c = wire_tls_config(&t, false, err, errlen);
+        if (u)
+            nng_url_free(u);
+        if (!c)
+            return -1;
+        rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, c);
+        nng_tls_config_free(c); /* the dialer holds its own reference */
+    }
+    return rv == 0 ? nng_dialer_start(d, NNG_FLAG_NONBLOCK) : rv;
+}
 
 /* Open a REQ socket dialing urls[cur] in the background. */
 static int connect_current(sender *s, char *err, size_t errlen)
@@ -43,10 +72,11 @@ static int connect_current(sender *s, char *err, size_t errlen)
         nng_socket_set_ms(s->sock, NNG_OPT_RECVTIMEO, (nng_duration)s->timeout_ms);
         nng_socket_set_ms(s->sock, NNG_OPT_RECONNMINT, 100);
         nng_socket_set_ms(s->sock, NNG_OPT_RECONNMAXT, 5000);
-        rv = nng_dial(s->sock, url, NULL, NNG_FLAG_NONBLOCK);
+        rv = dial(s, url, err, errlen);
     }
     if (rv != 0) {
-        err_set(err, errlen, "cannot dial %s: %s", url, nng_strerror(rv));
+        if (rv > 0)
+            err_set(err, errlen, "cannot dial %s: %s", url, nng_strerror(rv));
         if (nng_socket_id(s->sock) > 0)
             nng_close(s->sock);
         return -1;
@@ -88,16 +118,36 @@ static void split_urls(strlist *l, const char *urls)
     }
 }
 
+static void free_security(sender *s)
+{
+    free(s->token);
+    free((char *)s->tls.ca);
+    free((char *)s->tls.server_name);
+    free((char *)s->tls.cert);
+    free((char *)s->tls.key);
+}
+
+static char *dup_opt(const char *s)
+{
+    return s ? em_strdup(s) : NULL;
+}
+
 int sender_open(const char *urls, const char *agent_id, const labelset *static_labels,
-                int64_t timeout_ms, spool *sp, sender **out, char *err, size_t errlen)
+                const sender_options *o, spool *sp, sender **out, char *err, size_t errlen)
 {
     sender *s = em_calloc(1, sizeof *s);
     split_urls(&s->urls, urls);
-    s->timeout_ms = timeout_ms;
+    s->timeout_ms = o->timeout_ms;
+    s->token = dup_opt(o->token);
+    s->tls = (wire_tls){.ca = dup_opt(o->tls_ca),
+                        .server_name = dup_opt(o->tls_server_name),
+                        .cert = dup_opt(o->tls_cert),
+                        .key = dup_opt(o->tls_key)};
     if (s->urls.n == 0 || connect_current(s, err, errlen) != 0) {
         if (s->urls.n == 0)
             err_set(err, errlen, "no aggregator address in \"%s\"", urls);
         strlist_free(&s->urls);
+        free_security(s);
         free(s);
         return -1;
     }
@@ -119,6 +169,7 @@ void sender_close(sender *s)
     strlist_free(&s->urls);
     labels_free(&s->static_labels);
     free(s->agent_id);
+    free_security(s);
     free(s);
 }
 
@@ -163,18 +214,36 @@ static Ember__Ack *exchange(sender *s, const void *data, size_t len)
     return ack;
 }
 
+/* Resending cannot help until the token is fixed: say so once as an error,
+ * then quietly while it lasts; the batches wait in the spool. */
+static void hello_rejected(sender *s, const char *reason)
+{
+    char q[300];
+    s->stats.auth_rejected++;
+    log_at(s->auth_failing ? LOG_DEBUG : LOG_ERROR,
+           "aggregator refused this agent (check --token), batches stay spooled",
+           "aggregator=%s reason=%s", s->urls.v[s->cur], log_quote(q, sizeof q, reason));
+    s->auth_failing = true;
+}
+
 static bool send_hello(sender *s)
 {
     ebuf m;
     ebuf_init(&m);
-    wire_encode_hello(&m, s->agent_id, EMBER_VERSION, &s->static_labels, NULL);
+    wire_encode_hello(&m, s->agent_id, EMBER_VERSION, &s->static_labels, s->token);
     Ember__Ack *ack = exchange(s, m.data, m.len);
     ebuf_free(&m);
     bool ok = ack && ack->status == EMBER__ACK__STATUS__OK;
+    if (ack && ack->status == EMBER__ACK__STATUS__REJECTED)
+        hello_rejected(s, ack->reason);
+    else if (!ack)
+        s->auth_failing = false; /* unreachable: fail over, say it again if refused */
     if (ack)
         ember__ack__free_unpacked(ack, NULL);
-    if (ok)
+    if (ok) {
         s->need_hello = false;
+        s->auth_failing = false;
+    }
     return ok;
 }
 
@@ -232,7 +301,8 @@ size_t sender_flush(sender *s)
         bool sent = false;
         if (s->need_hello && !send_hello(s)) {
             s->stats.failed_attempts++;
-            fail_over(s);
+            if (!s->auth_failing) /* a refused token is not an unreachable aggregator */
+                fail_over(s);
         } else
             sent = send_oldest(s, &r);
         free(r.data);

@@ -1,20 +1,31 @@
 /*
  * ingest.c — nng REP server with one context per worker (the nng "async
  * server" pattern): each worker loops recv → handle → send in aio callbacks,
- * so batches from several agents are committed concurrently.
+ * so batches from several agents are committed concurrently.  Owns the
+ * per-connection authentication state, the ingest limits and the table of
+ * known agents (see ingest.h).
  */
 #include "aggregator/ingest.h"
 
 #include "common/buf.h"
+#include "common/etime.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/strmap.h"
 #include "proto/wire.h"
 
+#include <mbedtls/sha256.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
+#include <nng/supplemental/tls/tls.h>
+#include <ctype.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_MAX_MESSAGE (64u << 20)
 
 typedef struct worker {
     enum { W_RECV, W_SEND } state;
@@ -23,19 +34,339 @@ typedef struct worker {
     struct ingest *in;
 } worker;
 
+/* What one connection has proven. */
+typedef enum { P_NO_HELLO, P_AUTHENTICATED, P_BAD_TOKEN } pipe_auth;
+
+typedef struct pipe_state {
+    uint32_t id;
+    pipe_auth auth;
+    int token; /* index of the token it proved, -1: none */
+    char address[128];
+} pipe_state;
+
 struct ingest {
     nng_socket sock;
+    nng_listener listener;
     tsdb *db;
     worker *workers;
     int nworkers;
+    ingest_options opt;
+    ingest_token *tokens;
+    pthread_mutex_t mu; /* pipes and agents */
+    pipe_state *pipes;
+    size_t npipes, pipes_cap;
+    ingest_agent *agents;
+    size_t nagents, agents_cap;
+    strmap agent_index; /* agent_id → index in agents */
     atomic_uint_fast64_t batches_ok, batches_duplicate, batches_rejected, batches_failed, hellos,
         samples, samples_rejected, bytes;
+    atomic_uint_fast64_t rejected_by[INGEST_REJ_COUNT];
 };
+
+static const char *const reject_names[INGEST_REJ_COUNT] = {
+    "malformed",         "invalid_token",        "unauthenticated", "instance",
+    "max_message_bytes", "max_series_per_batch", "max_label_count", "max_label_length"};
+
+const char *ingest_reject_name(ingest_reject r)
+{
+    return r < INGEST_REJ_COUNT ? reject_names[r] : "unknown";
+}
+
+/* ---- tokens ---- */
+
+int ingest_token_parse(const char *spec, ingest_token *t, char *err, size_t errlen)
+{
+    memset(t, 0, sizeof *t);
+    const char *eq = strchr(spec, '=');
+    size_t hexlen = eq ? (size_t)(eq - spec) : strlen(spec);
+    bool ok = hexlen == 64;
+    for (size_t i = 0; ok && i < 32; i++) {
+        char pair[3] = {spec[2 * i], spec[2 * i + 1], '\0'};
+        ok = isxdigit((unsigned char)pair[0]) && isxdigit((unsigned char)pair[1]);
+        t->sha256[i] = (uint8_t)strtoul(pair, NULL, 16);
+    }
+    if (!ok) {
+        snprintf(err, errlen,
+                 "token \"%.*s\" is not a SHA-256 in hex (64 digits; e.g. printf %%s TOKEN | "
+                 "sha256sum)",
+                 (int)(hexlen > 80 ? 80 : hexlen), spec);
+        return -1;
+    }
+    if (eq && (!eq[1] || strlen(eq + 1) >= sizeof t->instance)) {
+        snprintf(err, errlen, "token binding \"%s\": the instance is empty or too long", eq + 1);
+        return -1;
+    }
+    if (eq)
+        snprintf(t->instance, sizeof t->instance, "%s", eq + 1);
+    return 0;
+}
+
+/* Index of the token whose digest matches, or -1.  Every configured digest
+ * is compared in full, so the time taken does not say how close a guess was. */
+static int token_find(const ingest *in, const char *token)
+{
+    uint8_t d[32];
+    mbedtls_sha256_ret((const unsigned char *)token, strlen(token), d, 0);
+    int found = -1;
+    for (size_t k = 0; k < in->opt.ntokens; k++) {
+        uint8_t diff = 0;
+        for (size_t i = 0; i < 32; i++)
+            diff |= (uint8_t)(d[i] ^ in->tokens[k].sha256[i]);
+        found = diff == 0 ? (int)k : found;
+    }
+    return found;
+}
+
+/* ---- connections and agents (callers hold mu) ---- */
+
+static pipe_state *pipe_find(ingest *in, uint32_t id)
+{
+    for (size_t i = 0; i < in->npipes; i++)
+        if (in->pipes[i].id == id)
+            return &in->pipes[i];
+    return NULL;
+}
+
+static void format_addr(nng_pipe p, char *out, size_t len)
+{
+    nng_sockaddr sa;
+    out[0] = '\0';
+    if (nng_pipe_get_addr(p, NNG_OPT_REMADDR, &sa) != 0 || sa.s_family != NNG_AF_INET)
+        return;
+    const uint8_t *a = (const uint8_t *)&sa.s_in.sa_addr;
+    const uint8_t *port = (const uint8_t *)&sa.s_in.sa_port;
+    snprintf(out, len, "%u.%u.%u.%u:%u", a[0], a[1], a[2], a[3],
+             (unsigned)(port[0] << 8 | port[1]));
+}
+
+static void pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+    ingest *in = arg;
+    uint32_t id = (uint32_t)nng_pipe_id(p);
+    pthread_mutex_lock(&in->mu);
+    if (ev == NNG_PIPE_EV_ADD_POST) {
+        EM_GROW(in->pipes, in->pipes_cap, in->npipes + 1);
+        pipe_state *ps = &in->pipes[in->npipes++];
+        *ps = (pipe_state){.id = id, .auth = P_NO_HELLO, .token = -1};
+        format_addr(p, ps->address, sizeof ps->address);
+    } else {
+        pipe_state *ps = pipe_find(in, id);
+        if (ps)
+            *ps = in->pipes[--in->npipes];
+    }
+    pthread_mutex_unlock(&in->mu);
+}
+
+static ingest_agent *agent_get(ingest *in, const char *agent_id)
+{
+    uint64_t idx;
+    size_t len = strlen(agent_id);
+    if (strmap_get(&in->agent_index, agent_id, len, &idx))
+        return &in->agents[idx];
+    EM_GROW(in->agents, in->agents_cap, in->nagents + 1);
+    ingest_agent *a = &in->agents[in->nagents];
+    memset(a, 0, sizeof *a);
+    snprintf(a->agent_id, sizeof a->agent_id, "%s", agent_id);
+    strmap_put(&in->agent_index, agent_id, len, in->nagents++);
+    return a;
+}
+
+/* Record what a connection tells about its agent. */
+static ingest_agent *agent_seen(ingest *in, const char *agent_id, const pipe_state *ps)
+{
+    ingest_agent *a = agent_get(in, agent_id);
+    a->last_seen_ms = now_ms();
+    if (ps && ps->address[0])
+        snprintf(a->address, sizeof a->address, "%s", ps->address);
+    return a;
+}
+
+/* ---- messages ---- */
 
 static void reply(ebuf *out, uint64_t seq, Ember__Ack__Status st, const char *reason,
                   uint64_t applied)
 {
     wire_encode_ack(out, seq, st, reason, applied);
+}
+
+static void reject(ingest *in, ingest_reject why, uint64_t seq, const char *agent_id,
+                   const char *reason, ebuf *out)
+{
+    char q[600];
+    atomic_fetch_add(&in->batches_rejected, 1);
+    atomic_fetch_add(&in->rejected_by[why], 1);
+    log_warn("rejected message", "agent=%s seq=%llu why=%s reason=%s", agent_id ? agent_id : "",
+             (unsigned long long)seq, reject_names[why], log_quote(q, sizeof q, reason));
+    reply(out, seq, EMBER__ACK__STATUS__REJECTED, reason, 0);
+}
+
+static void handle_hello(ingest *in, const Ember__Hello *h, uint32_t pipe, ebuf *out)
+{
+    atomic_fetch_add(&in->hellos, 1);
+    int tok = in->opt.ntokens ? token_find(in, h->token ? h->token : "") : -1;
+    pthread_mutex_lock(&in->mu);
+    pipe_state *ps = pipe_find(in, pipe);
+    ingest_agent *a = agent_seen(in, h->agent_id, ps);
+    snprintf(a->version, sizeof a->version, "%s", h->version);
+    for (size_t i = 0; i < h->n_static_labels; i++)
+        if (strcmp(h->static_labels[i]->name, "instance") == 0)
+            snprintf(a->instance, sizeof a->instance, "%s", h->static_labels[i]->value);
+    bool bad = in->opt.ntokens && tok < 0;
+    if (bad)
+        a->errors++;
+    if (ps) {
+        ps->auth = bad ? P_BAD_TOKEN : P_AUTHENTICATED;
+        ps->token = tok;
+    }
+    pthread_mutex_unlock(&in->mu);
+    if (bad) {
+        reject(in, INGEST_REJ_INVALID_TOKEN, 0, h->agent_id, "invalid token", out);
+        return;
+    }
+    log_info("agent hello", "agent=%s version=%s", h->agent_id, h->version);
+    reply(out, 0, EMBER__ACK__STATUS__OK, NULL, 0);
+}
+
+/* The first limit the batch breaks, with the reason in err; -1 when none. */
+static int check_limits(const ingest_options *o, const Ember__Batch *b, char *err, size_t errlen)
+{
+    if (o->max_series_per_batch && b->n_series > o->max_series_per_batch) {
+        snprintf(err, errlen, "batch has %zu series, above --ingest.max-series-per-batch=%llu",
+                 b->n_series, (unsigned long long)o->max_series_per_batch);
+        return INGEST_REJ_SERIES;
+    }
+    for (size_t i = 0; i < b->n_series; i++) {
+        const Ember__Series *s = b->series[i];
+        if (o->max_label_count && s->n_label_refs / 2 > o->max_label_count) {
+            snprintf(err, errlen, "series has %zu labels, above --ingest.max-label-count=%llu",
+                     s->n_label_refs / 2, (unsigned long long)o->max_label_count);
+            return INGEST_REJ_LABEL_COUNT;
+        }
+        for (size_t k = 0; o->max_label_length && k < s->n_label_refs; k++) {
+            const char *str = b->symbols[s->label_refs[k]];
+            size_t len = strlen(str);
+            if (len > o->max_label_length) {
+                snprintf(
+                    err, errlen,
+                    "label %s of %zu bytes (\"%.40s...\"), above --ingest.max-label-length=%llu",
+                    k % 2 ? "value" : "name", len, str, (unsigned long long)o->max_label_length);
+                return INGEST_REJ_LABEL_LENGTH;
+            }
+        }
+    }
+    return -1;
+}
+
+/* With a token bound to an instance, no series may carry another one
+ * (series without an instance label, like the agent's own, claim none). */
+static bool check_instance(const Ember__Batch *b, const char *bound, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < b->n_series; i++) {
+        const Ember__Series *s = b->series[i];
+        const char *inst = NULL;
+        for (size_t k = 0; k + 1 < s->n_label_refs; k += 2)
+            if (strcmp(b->symbols[s->label_refs[k]], "instance") == 0)
+                inst = b->symbols[s->label_refs[k + 1]];
+        if (inst && strcmp(inst, bound) != 0) {
+            snprintf(err, errlen,
+                     "series with instance \"%.100s\": this agent's token may only "
+                     "write instance \"%.100s\"",
+                     inst, bound);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The instance label of the batch's first series that has one. */
+static void batch_instance(const Ember__Batch *b, char *out, size_t len)
+{
+    for (size_t i = 0; i < b->n_series; i++) {
+        const Ember__Series *s = b->series[i];
+        for (size_t k = 0; k + 1 < s->n_label_refs; k += 2)
+            if (strcmp(b->symbols[s->label_refs[k]], "instance") == 0) {
+                snprintf(out, len, "%s", b->symbols[s->label_refs[k + 1]]);
+                return;
+            }
+    }
+}
+
+/* Why an authenticated (or unauthenticating) connection's batch is
+ * refused, with the reason in err; -1 when it may be committed. */
+static int refusal(const ingest *in, const Ember__Batch *b, pipe_auth auth, const char *bound,
+                   char *err, size_t errlen)
+{
+    if (auth == P_BAD_TOKEN) {
+        snprintf(err, errlen, "invalid token");
+        return INGEST_REJ_INVALID_TOKEN;
+    }
+    int why = check_limits(&in->opt, b, err, errlen);
+    if (why < 0 && bound[0] && !check_instance(b, bound, err, errlen))
+        why = INGEST_REJ_INSTANCE;
+    return why;
+}
+
+static void agent_error(ingest *in, const char *agent_id)
+{
+    pthread_mutex_lock(&in->mu);
+    agent_get(in, agent_id)->errors++;
+    pthread_mutex_unlock(&in->mu);
+}
+
+/* Authentication and limits; true if the batch may be committed, else the
+ * reply is in out. */
+static bool admit_batch(ingest *in, const Ember__Batch *b, uint32_t pipe, ebuf *out)
+{
+    pipe_auth auth = P_AUTHENTICATED;
+    char bound[256] = "", err[512];
+    pthread_mutex_lock(&in->mu);
+    pipe_state *ps = pipe_find(in, pipe);
+    ingest_agent *a = agent_seen(in, b->agent_id, ps);
+    if (!a->instance[0]) /* what it claims, shown even when refused */
+        batch_instance(b, a->instance, sizeof a->instance);
+    if (in->opt.ntokens) {
+        auth = ps ? ps->auth : P_NO_HELLO;
+        if (ps && ps->token >= 0)
+            snprintf(bound, sizeof bound, "%s", in->tokens[ps->token].instance);
+    }
+    pthread_mutex_unlock(&in->mu);
+    if (auth == P_NO_HELLO) {
+        /* Retryable: the agent sends Hello again on any refusal, and a
+         * reconnect (new pipe) must not cost it the batch. */
+        agent_error(in, b->agent_id);
+        atomic_fetch_add(&in->rejected_by[INGEST_REJ_UNAUTHENTICATED], 1);
+        reply(out, b->seq, EMBER__ACK__STATUS__RETRY,
+              "not authenticated: send Hello with a token first", 0);
+        return false;
+    }
+    int why = refusal(in, b, auth, bound, err, sizeof err);
+    if (why < 0)
+        return true;
+    agent_error(in, b->agent_id);
+    reject(in, (ingest_reject)why, b->seq, b->agent_id, err, out);
+    return false;
+}
+
+static void agent_batch_done(ingest *in, const Ember__Batch *b, uint64_t applied, bool failed)
+{
+    int64_t newest = 0;
+    for (size_t i = 0; i < b->n_series; i++) {
+        const Ember__Series *s = b->series[i];
+        for (size_t k = 0; k < s->n_samples; k++)
+            if (s->samples[k]->timestamp_ms > newest)
+                newest = s->samples[k]->timestamp_ms;
+    }
+    pthread_mutex_lock(&in->mu);
+    ingest_agent *a = agent_get(in, b->agent_id);
+    if (failed) {
+        a->errors++;
+    } else {
+        a->batches++;
+        a->samples += applied;
+        a->last_seq = b->seq > a->last_seq ? b->seq : a->last_seq;
+        a->newest_sample_ms = newest > a->newest_sample_ms ? newest : a->newest_sample_ms;
+    }
+    pthread_mutex_unlock(&in->mu);
 }
 
 static void handle_batch(ingest *in, const Ember__Batch *b, ebuf *out)
@@ -59,7 +390,11 @@ static void handle_batch(ingest *in, const Ember__Batch *b, ebuf *out)
         log_error("batch commit failed", "agent=%s seq=%llu err=%s", b->agent_id,
                   (unsigned long long)b->seq, log_quote(q, sizeof q, err));
         reply(out, b->seq, EMBER__ACK__STATUS__RETRY, err, 0);
-    } else if (res.duplicate) {
+        agent_batch_done(in, b, 0, true);
+        return;
+    }
+    agent_batch_done(in, b, res.applied, false);
+    if (res.duplicate) {
         atomic_fetch_add(&in->batches_duplicate, 1);
         log_debug("duplicate batch acknowledged", "agent=%s seq=%llu", b->agent_id,
                   (unsigned long long)b->seq);
@@ -78,24 +413,27 @@ static void handle_batch(ingest *in, const Ember__Batch *b, ebuf *out)
     }
 }
 
-static void handle_message(ingest *in, const void *data, size_t len, ebuf *out)
+static void handle_message(ingest *in, nng_msg *msg, ebuf *out)
 {
-    char err[256], q[300];
+    char err[256];
+    size_t len = nng_msg_len(msg);
+    uint32_t pipe = (uint32_t)nng_pipe_id(nng_msg_get_pipe(msg));
     atomic_fetch_add(&in->bytes, len);
-    Ember__Envelope *env = wire_decode_envelope(data, len, err, sizeof err);
-    if (!env) {
-        atomic_fetch_add(&in->batches_rejected, 1);
-        log_warn("rejected message", "bytes=%zu err=%s", len, log_quote(q, sizeof q, err));
-        reply(out, 0, EMBER__ACK__STATUS__REJECTED, err, 0);
+    if (len > in->opt.max_message_bytes) {
+        snprintf(err, sizeof err, "message of %zu bytes, above --ingest.max-message-bytes=%llu",
+                 len, (unsigned long long)in->opt.max_message_bytes);
+        reject(in, INGEST_REJ_MESSAGE_BYTES, 0, NULL, err, out);
         return;
     }
-    if (env->body_case == EMBER__ENVELOPE__BODY_HELLO) {
-        atomic_fetch_add(&in->hellos, 1);
-        log_info("agent hello", "agent=%s version=%s", env->hello->agent_id, env->hello->version);
-        reply(out, 0, EMBER__ACK__STATUS__OK, NULL, 0);
-    } else {
-        handle_batch(in, env->batch, out);
+    Ember__Envelope *env = wire_decode_envelope(nng_msg_body(msg), len, err, sizeof err);
+    if (!env) {
+        reject(in, INGEST_REJ_MALFORMED, 0, NULL, err, out);
+        return;
     }
+    if (env->body_case == EMBER__ENVELOPE__BODY_HELLO)
+        handle_hello(in, env->hello, pipe, out);
+    else if (admit_batch(in, env->batch, pipe, out))
+        handle_batch(in, env->batch, out);
     wire_envelope_free(env);
 }
 
@@ -109,7 +447,7 @@ static void worker_cb(void *arg)
         nng_msg *msg = nng_aio_get_msg(w->aio);
         ebuf out;
         ebuf_init(&out);
-        handle_message(w->in, nng_msg_body(msg), nng_msg_len(msg), &out);
+        handle_message(w->in, msg, &out);
         nng_msg_clear(msg);
         nng_msg_append(msg, out.data, out.len);
         ebuf_free(&out);
@@ -124,21 +462,70 @@ static void worker_cb(void *arg)
     nng_ctx_recv(w->ctx, w->aio);
 }
 
-int ingest_start(const char *url, tsdb *db, int workers, ingest **out, char *err, size_t errlen)
+/* ---- lifecycle ---- */
+
+static int listen_on(ingest *in, const char *url, char *err, size_t errlen)
+{
+    int rv = nng_listener_create(&in->listener, in->sock, url);
+    if (rv == 0 && wire_url_is_tls(url)) {
+        wire_tls t = {.ca = in->opt.tls_ca, .cert = in->opt.tls_cert, .key = in->opt.tls_key};
+        nng_tls_config *c = wire_tls_config(&t, true, err, errlen);
+        if (!c)
+            return -1;
+        rv = nng_listener_set_ptr(in->listener, NNG_OPT_TLS_CONFIG, c);
+        nng_tls_config_free(c); /* the listener holds its own reference */
+    }
+    if (rv == 0)
+        rv = nng_listener_start(in->listener, 0);
+    if (rv != 0) {
+        snprintf(err, errlen, "cannot listen on %s: %s", url, nng_strerror(rv));
+        return -1;
+    }
+    return 0;
+}
+
+static void free_ingest(ingest *in)
+{
+    free(in->workers);
+    free(in->tokens);
+    free(in->pipes);
+    free(in->agents);
+    strmap_free(&in->agent_index);
+    pthread_mutex_destroy(&in->mu);
+    free(in);
+}
+
+int ingest_start(const char *url, tsdb *db, const ingest_options *o, ingest **out, char *err,
+                 size_t errlen)
 {
     ingest *in = em_calloc(1, sizeof *in);
     in->db = db;
+    in->opt = *o;
+    in->opt.max_message_bytes = o->max_message_bytes ? o->max_message_bytes : DEFAULT_MAX_MESSAGE;
+    if (o->ntokens) {
+        in->tokens = em_calloc(o->ntokens, sizeof *in->tokens);
+        memcpy(in->tokens, o->tokens, o->ntokens * sizeof *in->tokens);
+    }
+    in->opt.tokens = in->tokens;
+    pthread_mutex_init(&in->mu, NULL);
+    strmap_init(&in->agent_index);
     int rv = nng_rep0_open(&in->sock);
-    if (rv == 0)
-        nng_socket_set_size(in->sock, NNG_OPT_RECVMAXSZ, 256u << 20);
-    if (rv != 0 || (rv = nng_listen(in->sock, url, NULL, 0)) != 0) {
-        snprintf(err, errlen, "cannot listen on %s: %s", url, nng_strerror(rv));
-        if (nng_socket_id(in->sock) > 0)
-            nng_close(in->sock);
-        free(in);
+    if (rv != 0) {
+        snprintf(err, errlen, "cannot open ingest socket: %s", nng_strerror(rv));
+        free_ingest(in);
         return -1;
     }
-    in->nworkers = workers > 0 ? workers : 1;
+    /* nng drops the connection of a message above RECVMAXSZ without a word;
+     * up to twice the limit we read it and answer with the limit's name. */
+    nng_socket_set_size(in->sock, NNG_OPT_RECVMAXSZ, (size_t)in->opt.max_message_bytes * 2);
+    nng_pipe_notify(in->sock, NNG_PIPE_EV_ADD_POST, pipe_event, in);
+    nng_pipe_notify(in->sock, NNG_PIPE_EV_REM_POST, pipe_event, in);
+    if (listen_on(in, url, err, errlen) != 0) {
+        nng_close(in->sock);
+        free_ingest(in);
+        return -1;
+    }
+    in->nworkers = o->workers > 0 ? o->workers : 1;
     in->workers = em_calloc((size_t)in->nworkers, sizeof(worker));
     for (int i = 0; i < in->nworkers; i++) {
         worker *w = &in->workers[i];
@@ -163,8 +550,14 @@ void ingest_stop(ingest *in)
         nng_aio_free(in->workers[i].aio);
     }
     nng_close(in->sock);
-    free(in->workers);
-    free(in);
+    free_ingest(in);
+}
+
+int ingest_port(ingest *in)
+{
+    int port = 0;
+    nng_listener_get_int(in->listener, NNG_OPT_TCP_BOUND_PORT, &port);
+    return port;
 }
 
 void ingest_get_stats(ingest *in, ingest_stats *st)
@@ -177,4 +570,34 @@ void ingest_get_stats(ingest *in, ingest_stats *st)
     st->samples = atomic_load(&in->samples);
     st->samples_rejected = atomic_load(&in->samples_rejected);
     st->bytes = atomic_load(&in->bytes);
+    for (int i = 0; i < INGEST_REJ_COUNT; i++)
+        st->rejected_by[i] = atomic_load(&in->rejected_by[i]);
+}
+
+void ingest_reject_metrics(ingest *in, metric_set *ms)
+{
+    const char *n = "ember_aggregator_ingest_refused_total";
+    metric_set_meta(ms, n, METRIC_COUNTER,
+                    "Messages refused by the ingest endpoint, by reason (unauthenticated ones "
+                    "are answered RETRY, the others REJECTED).");
+    for (int i = 0; i < INGEST_REJ_COUNT; i++)
+        metric_set_addl(ms, n, (double)atomic_load(&in->rejected_by[i]), "reason", reject_names[i],
+                        NULL);
+}
+
+static int agent_cmp(const void *a, const void *b)
+{
+    return strcmp(((const ingest_agent *)a)->agent_id, ((const ingest_agent *)b)->agent_id);
+}
+
+size_t ingest_agents(ingest *in, ingest_agent **out)
+{
+    pthread_mutex_lock(&in->mu);
+    size_t n = in->nagents;
+    *out = em_malloc((n ? n : 1) * sizeof **out);
+    if (n)
+        memcpy(*out, in->agents, n * sizeof **out);
+    pthread_mutex_unlock(&in->mu);
+    qsort(*out, n, sizeof **out, agent_cmp);
+    return n;
 }

@@ -6,6 +6,7 @@
 #include "aggregator/aggregator.h"
 #include "aggregator/http/api.h"
 #include "common/log.h"
+#include "common/mem.h"
 #include "common/options.h"
 #include "common/runtime.h"
 #include "query/promql.h"
@@ -19,6 +20,9 @@ typedef struct settings {
     char *http_listen;
     char *ingest_listen;
     int64_t ingest_workers;
+    int64_t max_message_bytes, max_series_per_batch, max_label_count, max_label_length;
+    strlist tokens;
+    char *tls_cert, *tls_key, *tls_ca;
     int64_t lookback_ms;
     bool sync;
     int64_t sync_interval_ms;
@@ -37,6 +41,24 @@ static const opt_spec specs[] = {
     {"ingest-listen", OPT_STRING, &cfg.ingest_listen, "tcp://0.0.0.0:7070",
      "nng address agents push batches to", "URL"},
     {"ingest-workers", OPT_INT, &cfg.ingest_workers, "4", "batches handled in parallel", "N"},
+    {"ingest.max-message-bytes", OPT_BYTES, &cfg.max_message_bytes, "64MiB",
+     "largest (compressed) agent message accepted", "BYTES"},
+    {"ingest.max-series-per-batch", OPT_INT, &cfg.max_series_per_batch, "0",
+     "series one batch may carry (0: no limit)", "N"},
+    {"ingest.max-label-count", OPT_INT, &cfg.max_label_count, "0",
+     "labels one series may carry, name included (0: no limit)", "N"},
+    {"ingest.max-label-length", OPT_INT, &cfg.max_label_length, "0",
+     "bytes of one label name or value (0: no limit)", "N"},
+    {"auth.token-sha256", OPT_STRLIST, &cfg.tokens, NULL,
+     "SHA-256 (hex) of a token agents must present in Hello, optionally bound to the only "
+     "instance label it may write (repeatable; none: no authentication)",
+     "HEX[=INSTANCE]"},
+    {"ingest.tls-cert", OPT_FILE, &cfg.tls_cert, NULL, "certificate (PEM) of a tls+tcp:// ingest",
+     "FILE"},
+    {"ingest.tls-key", OPT_FILE, &cfg.tls_key, NULL, "private key (PEM) of the certificate",
+     "FILE"},
+    {"ingest.tls-ca", OPT_FILE, &cfg.tls_ca, NULL,
+     "CA (PEM) agents' certificates must be signed by (mutual TLS)", "FILE"},
     {"query.lookback-delta", OPT_DURATION, &cfg.lookback_ms, "5m",
      "how far back an instant selector looks for a sample", "DUR"},
     {"storage.sync", OPT_BOOL, &cfg.sync, "true",
@@ -58,6 +80,43 @@ static const opt_program program = {
     "Ember aggregator: stores agent batches in RocksDB and answers PromQL over Prometheus's "
     "HTTP API."};
 
+/* Ingest settings from the flags; tokens is the caller's (free()). */
+static int ingest_settings(ingest_options *o, ingest_token **tokens, char *err, size_t errlen)
+{
+    *tokens = em_calloc(cfg.tokens.n ? cfg.tokens.n : 1, sizeof **tokens);
+    *o = (ingest_options){.workers = (int)cfg.ingest_workers,
+                          .max_message_bytes = (uint64_t)cfg.max_message_bytes,
+                          .max_series_per_batch = (uint64_t)cfg.max_series_per_batch,
+                          .max_label_count = (uint64_t)cfg.max_label_count,
+                          .max_label_length = (uint64_t)cfg.max_label_length,
+                          .tokens = *tokens,
+                          .ntokens = cfg.tokens.n,
+                          .tls_cert = cfg.tls_cert,
+                          .tls_key = cfg.tls_key,
+                          .tls_ca = cfg.tls_ca};
+    for (size_t i = 0; i < cfg.tokens.n; i++)
+        if (ingest_token_parse(cfg.tokens.v[i], &(*tokens)[i], err, errlen) != 0)
+            return -1;
+    if (cfg.max_series_per_batch < 0 || cfg.max_label_count < 0 || cfg.max_label_length < 0) {
+        snprintf(err, errlen, "ingest limits must not be negative");
+        return -1;
+    }
+    return 0;
+}
+
+static int start_ingest(aggregator *agg, char *err, size_t errlen)
+{
+    ingest_options io;
+    ingest_token *tokens;
+    int rc = ingest_settings(&io, &tokens, err, errlen);
+    if (rc == 0)
+        rc = ingest_start(cfg.ingest_listen, agg->db, &io, &agg->in, err, errlen);
+    free(tokens);
+    if (rc == 0 && cfg.tokens.n)
+        log_info("agent authentication on", "tokens=%zu", cfg.tokens.n);
+    return rc;
+}
+
 static int run(void)
 {
     char err[512], q[600];
@@ -71,8 +130,7 @@ static int run(void)
         log_error("cannot open storage", "err=%s", log_quote(q, sizeof q, err));
         return 1;
     }
-    if (ingest_start(cfg.ingest_listen, agg.db, (int)cfg.ingest_workers, &agg.in, err,
-                     sizeof err) != 0) {
+    if (start_ingest(&agg, err, sizeof err) != 0) {
         log_error("cannot start ingest", "err=%s", log_quote(q, sizeof q, err));
         tsdb_close(agg.db);
         return 1;

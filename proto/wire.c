@@ -12,6 +12,9 @@
 #include "common/mem.h"
 #include "common/strmap.h"
 
+#include <errno.h>
+#include <nng/nng.h>
+#include <nng/supplemental/tls/tls.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -329,4 +332,75 @@ void wire_encode_ack(ebuf *out, uint64_t seq, Ember__Ack__Status status, const c
 Ember__Ack *wire_decode_ack(const void *msg, size_t len)
 {
     return ember__ack__unpack(NULL, len, msg);
+}
+
+bool wire_url_is_tls(const char *url)
+{
+    return strncmp(url, "tls+", 4) == 0;
+}
+
+/* A whole PEM file as a string (free()), or NULL with err set. */
+static char *read_pem(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    ebuf b;
+    ebuf_init(&b);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && b.len < (1u << 20))
+        ebuf_append(&b, chunk, n);
+    fclose(f);
+    ebuf_putc(&b, '\0');
+    return (char *)b.data;
+}
+
+static int tls_own_cert(nng_tls_config *c, const wire_tls *t, char *err, size_t errlen)
+{
+    char *cert = read_pem(t->cert, err, errlen);
+    char *key = cert ? read_pem(t->key, err, errlen) : NULL;
+    int rv = key ? nng_tls_config_own_cert(c, cert, key, NULL) : -1;
+    if (key && rv != 0)
+        snprintf(err, errlen, "cannot load certificate %s with key %s: %s", t->cert, t->key,
+                 nng_strerror(rv));
+    free(cert);
+    free(key);
+    return rv == 0 ? 0 : -1;
+}
+
+void *wire_tls_config(const wire_tls *t, bool server, char *err, size_t errlen)
+{
+    if (server ? !t->cert || !t->key : !t->ca) {
+        snprintf(err, errlen,
+                 server ? "TLS needs a certificate and a key file"
+                        : "TLS needs the CA file that signed the server's certificate");
+        return NULL;
+    }
+    if (!t->cert != !t->key) {
+        snprintf(err, errlen, "TLS needs both a certificate and a key file, or neither");
+        return NULL;
+    }
+    nng_tls_config *c;
+    int rv = nng_tls_config_alloc(&c, server ? NNG_TLS_MODE_SERVER : NNG_TLS_MODE_CLIENT);
+    if (rv != 0) {
+        snprintf(err, errlen, "TLS: %s", nng_strerror(rv));
+        return NULL;
+    }
+    if (t->ca && (rv = nng_tls_config_ca_file(c, t->ca)) != 0)
+        snprintf(err, errlen, "cannot load CA file %s: %s", t->ca, nng_strerror(rv));
+    if (rv == 0 && server && t->ca)
+        rv = nng_tls_config_auth_mode(c, NNG_TLS_AUTH_MODE_REQUIRED);
+    if (rv == 0 && !server && t->server_name &&
+        (rv = nng_tls_config_server_name(c, t->server_name)) != 0)
+        snprintf(err, errlen, "TLS server name %s: %s", t->server_name, nng_strerror(rv));
+    if (rv == 0 && t->cert && tls_own_cert(c, t, err, errlen) != 0)
+        rv = -1;
+    if (rv != 0) {
+        nng_tls_config_free(c);
+        return NULL;
+    }
+    return c;
 }

@@ -16,6 +16,7 @@
 #include "common/labels.h"
 #include "proto/ember.pb-c.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,5 +46,22 @@ void wire_encode_ack(ebuf *out, uint64_t seq, Ember__Ack__Status status, const c
                      uint64_t samples_applied);
 /* Returns the Ack (free with ember__ack__free_unpacked(a, NULL)) or NULL. */
 Ember__Ack *wire_decode_ack(const void *msg, size_t len);
+
+/* True for a tls+tcp:// URL. */
+bool wire_url_is_tls(const char *url);
+
+/*
+ * TLS settings of one end of a tls+tcp:// connection, from PEM files.
+ * Server: cert and key required; with ca, clients must present a
+ * certificate it signed (mutual TLS).  Client: ca verifies the server
+ * (required), server_name is the DNS name checked against its certificate
+ * (mbed TLS ignores IP SANs), cert and key are optional (mutual TLS).
+ */
+typedef struct wire_tls {
+    const char *ca, *cert, *key, *server_name;
+} wire_tls;
+/* Build an nng_tls_config (an opaque pointer, free with
+ * nng_tls_config_free) or NULL with err set. */
+void *wire_tls_config(const wire_tls *t, bool server, char *err, size_t errlen);
 
 #endif

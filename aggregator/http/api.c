@@ -168,6 +168,7 @@ static void self_metrics(aggregator *agg, metric_set *ms)
     add_counter(ms, "ember_aggregator_ingest_samples_rejected_total",
                 "Samples of accepted batches the store refused (reason in the Ack).",
                 (double)is.samples_rejected);
+    ingest_reject_metrics(agg->in, ms);
     api_tsdb_metrics(agg, ms);
     api_write_metrics(ms);
     procstats_collect(ms);
@@ -199,6 +200,7 @@ static const struct {
     {"GET", "/api/v1/label/*", api_handle_label_values}, /* /api/v1/label/<name>/values */
     {"GET", "/api/v1/status/buildinfo", handle_buildinfo},
     {"GET", "/api/v1/status/tsdb", api_handle_status_tsdb},
+    {"GET", "/api/v1/agents", api_handle_agents},
     {"POST", "/api/v1/import/prometheus", api_handle_import},
     {"POST", "/api/v1/write", api_handle_write},
     {"GET,POST", "/federate", api_handle_federate},

@@ -140,7 +140,9 @@ static void test_sender_in_order_with_retry_and_reject(void **state)
     char dir[256], err[256];
     spool *sp = open_spool(dir, sizeof dir, NULL);
     sender *s;
-    assert_int_equal(sender_open(a.url, "agent", NULL, 2000, sp, &s, err, sizeof err), 0);
+    assert_int_equal(sender_open(a.url, "agent", NULL, &(sender_options){.timeout_ms = 2000}, sp,
+                                 &s, err, sizeof err),
+                     0);
     for (uint64_t seq = 1; seq <= 3; seq++)
         enqueue(s, seq);
 
@@ -157,7 +159,9 @@ static void test_sender_in_order_with_retry_and_reject(void **state)
     sender_close(s);
     spool_close(sp);
     assert_int_equal(spool_open(dir, NULL, &sp, err, sizeof err), SPOOL_OK);
-    assert_int_equal(sender_open(a.url, "agent", NULL, 2000, sp, &s, err, sizeof err), 0);
+    assert_int_equal(sender_open(a.url, "agent", NULL, &(sender_options){.timeout_ms = 2000}, sp,
+                                 &s, err, sizeof err),
+                     0);
     f.s = s;
     nng_thread_create(&th, flush_thread, &f);
     assert_int_equal(rep_answer(&a, 0), 0);                            /* hello again */
@@ -185,7 +189,8 @@ static void test_sender_outage_keeps_batches_on_disk(void **state)
     spool *sp = open_spool(dir, sizeof dir, &o);
     sender *s;
     /* nobody listens here: everything stays spooled */
-    assert_int_equal(sender_open("tcp://127.0.0.1:1", "agent", NULL, 100, sp, &s, err, sizeof err),
+    assert_int_equal(sender_open("tcp://127.0.0.1:1", "agent", NULL,
+                                 &(sender_options){.timeout_ms = 100}, sp, &s, err, sizeof err),
                      0);
     for (uint64_t seq = 1; seq <= 5; seq++)
         enqueue(s, seq);
@@ -209,7 +214,9 @@ static void test_sender_fails_over_to_the_next_aggregator(void **state)
     /* the first address has nobody listening */
     snprintf(urls, sizeof urls, "tcp://127.0.0.1:1, %s", b.url);
     sender *s;
-    assert_int_equal(sender_open(urls, "agent", NULL, 300, sp, &s, err, sizeof err), 0);
+    assert_int_equal(sender_open(urls, "agent", NULL, &(sender_options){.timeout_ms = 300}, sp, &s,
+                                 err, sizeof err),
+                     0);
     assert_string_equal(sender_current_url(s), "tcp://127.0.0.1:1");
     enqueue(s, 1);
     assert_int_equal(sender_flush(s), 1); /* no answer: fail over, keep the batch */
@@ -226,7 +233,9 @@ static void test_sender_fails_over_to_the_next_aggregator(void **state)
     sender_get_stats(s, &st);
     assert_int_equal(st.failovers, 1);
     assert_int_equal(st.acked, 1);
-    assert_int_equal(sender_open(" , ", "agent", NULL, 300, sp, &s, err, sizeof err) == 0, 0);
+    assert_int_equal(sender_open(" , ", "agent", NULL, &(sender_options){.timeout_ms = 300}, sp, &s,
+                                 err, sizeof err) == 0,
+                     0);
     assert_non_null(strstr(err, "no aggregator address"));
     sender_close(f.s);
     spool_close(sp);

@@ -1,0 +1,519 @@
+/*
+ * test_ingest.c — the aggregator's ingest endpoint over real nng sockets on
+ * loopback into a real RocksDB store: token authentication per connection
+ * (hashed tokens, instance binding), the ingest limits, the table of known
+ * agents, and TLS (plain and mutual) with certificates openssl makes.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "agent/sender.h"
+#include "aggregator/aggregator.h"
+#include "aggregator/ingest.h"
+#include "common/etime.h"
+#include "common/fsutil.h"
+#include "proto/wire.h"
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* printf %s s3cret | sha256sum */
+#define SECRET_SHA "1ec1c26b50d5d3c58d9583181af8076655fe00756bf7285940ba3670f99fcba0"
+
+typedef struct fixture {
+    char dir[256];
+    tsdb *db;
+    ingest *in;
+    char url[80];
+} fixture;
+
+static void start(fixture *f, const char *scheme, const ingest_options *o)
+{
+    char err[512];
+    assert_int_equal(fs_mkdtemp(f->dir, sizeof f->dir, "ember-ingest"), 0);
+    assert_int_equal(tsdb_open(f->dir, NULL, &f->db, err, sizeof err), 0);
+    char url[80];
+    snprintf(url, sizeof url, "%s://127.0.0.1:0", scheme);
+    if (ingest_start(url, f->db, o, &f->in, err, sizeof err) != 0)
+        fail_msg("ingest_start: %s", err);
+    /* The certificates name localhost, not 127.0.0.1 (mbed TLS ignores IP SANs). */
+    snprintf(f->url, sizeof f->url, "%s://%s:%d", scheme,
+             strcmp(scheme, "tcp") ? "localhost" : "127.0.0.1", ingest_port(f->in));
+}
+
+static void stop(fixture *f)
+{
+    ingest_stop(f->in);
+    tsdb_close(f->db);
+    fs_rmtree(f->dir);
+}
+
+static nng_socket client(const fixture *f)
+{
+    nng_socket s;
+    assert_int_equal(nng_req0_open(&s), 0);
+    nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 5000);
+    assert_int_equal(nng_dial(s, f->url, NULL, 0), 0);
+    return s;
+}
+
+/* One exchange; returns the Ack (free it) and its reason in reason. */
+static Ember__Ack__Status exchange(nng_socket s, const ebuf *m, char *reason, size_t len)
+{
+    assert_int_equal(nng_send(s, m->data, m->len, 0), 0);
+    char *buf;
+    size_t n;
+    assert_int_equal(nng_recv(s, &buf, &n, NNG_FLAG_ALLOC), 0);
+    Ember__Ack *ack = wire_decode_ack(buf, n);
+    nng_free(buf, n);
+    assert_non_null(ack);
+    Ember__Ack__Status st = ack->status;
+    snprintf(reason, len, "%s", ack->reason ? ack->reason : "");
+    ember__ack__free_unpacked(ack, NULL);
+    return st;
+}
+
+static Ember__Ack__Status hello(nng_socket s, const char *token, char *reason, size_t len)
+{
+    labelset ls;
+    labels_init(&ls);
+    labels_add(&ls, "instance", "node-a");
+    ebuf m;
+    ebuf_init(&m);
+    wire_encode_hello(&m, "agent-a", "9.9.9", &ls, token);
+    Ember__Ack__Status st = exchange(s, &m, reason, len);
+    ebuf_free(&m);
+    labels_free(&ls);
+    return st;
+}
+
+/* A batch of nseries series with instance inst (NULL: none) and nlabels
+ * extra labels. */
+static void make_batch(ebuf *m, uint64_t seq, const char *inst, int nseries, int nlabels)
+{
+    metric_set ms;
+    metric_set_init(&ms);
+    for (int i = 0; i < nseries; i++) {
+        char v[16];
+        snprintf(v, sizeof v, "%d", i);
+        labelset ls;
+        labels_init(&ls);
+        labels_add(&ls, "__name__", "m");
+        if (inst)
+            labels_add(&ls, "instance", inst);
+        labels_add(&ls, "i", v);
+        for (int k = 0; k < nlabels; k++) {
+            char name[16];
+            snprintf(name, sizeof name, "l%d", k);
+            labels_add(&ls, name, "x");
+        }
+        metric_set_add(&ms, &ls, (double)seq, true, now_ms());
+        labels_free(&ls);
+    }
+    wire_encode_batch(m, "agent-a", seq, &ms, now_ms());
+    metric_set_free(&ms);
+}
+
+static Ember__Ack__Status send_batch(nng_socket s, uint64_t seq, const char *inst, int nseries,
+                                     int nlabels, char *reason, size_t len)
+{
+    ebuf m;
+    ebuf_init(&m);
+    make_batch(&m, seq, inst, nseries, nlabels);
+    Ember__Ack__Status st = exchange(s, &m, reason, len);
+    ebuf_free(&m);
+    return st;
+}
+
+static void test_token_parse(void **state)
+{
+    ingest_token t;
+    char err[256];
+    assert_int_equal(ingest_token_parse(SECRET_SHA, &t, err, sizeof err), 0);
+    assert_int_equal(t.sha256[0], 0x1e);
+    assert_int_equal(t.sha256[31], 0xa0);
+    assert_string_equal(t.instance, "");
+    assert_int_equal(ingest_token_parse(SECRET_SHA "=node-a", &t, err, sizeof err), 0);
+    assert_string_equal(t.instance, "node-a");
+    assert_int_equal(ingest_token_parse("abc", &t, err, sizeof err), -1);
+    assert_non_null(strstr(err, "sha256sum"));
+    assert_int_equal(ingest_token_parse(SECRET_SHA "=", &t, err, sizeof err), -1);
+    char bad[] = SECRET_SHA;
+    bad[10] = 'g';
+    assert_int_equal(ingest_token_parse(bad, &t, err, sizeof err), -1);
+}
+
+static ingest_options auth_options(ingest_token *tok, const char *binding)
+{
+    char err[256];
+    char spec[128];
+    snprintf(spec, sizeof spec, "%s%s", SECRET_SHA, binding);
+    assert_int_equal(ingest_token_parse(spec, tok, err, sizeof err), 0);
+    return (ingest_options){.workers = 2, .tokens = tok, .ntokens = 1};
+}
+
+static void test_auth_per_connection(void **state)
+{
+    fixture f;
+    ingest_token tok;
+    ingest_options o = auth_options(&tok, "");
+    start(&f, "tcp", &o);
+    char reason[512];
+
+    /* No Hello on this connection: RETRY (the agent re-Hellos), nothing written. */
+    nng_socket s = client(&f);
+    assert_int_equal(send_batch(s, 1, "node-a", 1, 0, reason, sizeof reason),
+                     EMBER__ACK__STATUS__RETRY);
+    assert_non_null(strstr(reason, "Hello"));
+    /* Wrong token: REJECTED, and so is every batch on that connection. */
+    assert_int_equal(hello(s, "wrong", reason, sizeof reason), EMBER__ACK__STATUS__REJECTED);
+    assert_string_equal(reason, "invalid token");
+    assert_int_equal(send_batch(s, 1, "node-a", 1, 0, reason, sizeof reason),
+                     EMBER__ACK__STATUS__REJECTED);
+    assert_string_equal(reason, "invalid token");
+    assert_int_equal(hello(s, "", reason, sizeof reason), EMBER__ACK__STATUS__REJECTED);
+    assert_int_equal(tsdb_agent_seq(f.db, "agent-a"), 0);
+
+    /* Another connection with the right token may write. */
+    nng_socket good = client(&f);
+    assert_int_equal(hello(good, "s3cret", reason, sizeof reason), EMBER__ACK__STATUS__OK);
+    assert_int_equal(send_batch(good, 1, "node-a", 3, 0, reason, sizeof reason),
+                     EMBER__ACK__STATUS__OK);
+    assert_int_equal(tsdb_agent_seq(f.db, "agent-a"), 1);
+    /* ... while the bad one still may not. */
+    assert_int_equal(send_batch(s, 2, "node-a", 1, 0, reason, sizeof reason),
+                     EMBER__ACK__STATUS__REJECTED);
+    assert_int_equal(tsdb_agent_seq(f.db, "agent-a"), 1);
+
+    ingest_stats st;
+    ingest_get_stats(f.in, &st);
+    assert_int_equal(st.rejected_by[INGEST_REJ_INVALID_TOKEN], 4);
+    assert_int_equal(st.rejected_by[INGEST_REJ_UNAUTHENTICATED], 1);
+    assert_int_equal(st.batches_ok, 1);
+    assert_int_equal(st.samples, 3);
+
+    /* The refusals are in /metrics by reason. */
+    metric_set ms;
+    metric_set_init(&ms);
+    ingest_reject_metrics(f.in, &ms);
+    ebuf text;
+    ebuf_init(&text);
+    expfmt_write(&text, &ms);
+    ebuf_putc(&text, '\0');
+    assert_non_null(strstr((char *)text.data,
+                           "ember_aggregator_ingest_refused_total{reason=\"invalid_token\"} 4"));
+    ebuf_free(&text);
+    metric_set_free(&ms);
+
+    /* The agent table: Hello's version and instance, its address, counts. */
+    ingest_agent *v;
+    size_t n = ingest_agents(f.in, &v);
+    assert_int_equal(n, 1);
+    assert_string_equal(v[0].agent_id, "agent-a");
+    assert_string_equal(v[0].instance, "node-a");
+    assert_string_equal(v[0].version, "9.9.9");
+    assert_non_null(strstr(v[0].address, "127.0.0.1:"));
+    assert_int_equal(v[0].batches, 1);
+    assert_int_equal(v[0].samples, 3);
+    assert_int_equal(v[0].last_seq, 1);
+    assert_true(v[0].errors >= 4);
+    assert_true(v[0].newest_sample_ms > now_ms() - 60000);
+    free(v);
+    nng_close(s);
+    nng_close(good);
+    stop(&f);
+}
+
+static void test_token_bound_to_instance(void **state)
+{
+    fixture f;
+    ingest_token tok;
+    ingest_options o = auth_options(&tok, "=node-a");
+    start(&f, "tcp", &o);
+    char reason[512];
+    nng_socket s = client(&f);
+    assert_int_equal(hello(s, "s3cret", reason, sizeof reason), EMBER__ACK__STATUS__OK);
+    assert_int_equal(send_batch(s, 1, "node-b", 1, 0, reason, sizeof reason),
+                     EMBER__ACK__STATUS__REJECTED);
+    assert_non_null(strstr(reason, "\"node-b\""));
+    assert_non_null(strstr(reason, "\"node-a\""));
+    assert_int_equal(tsdb_agent_seq(f.db, "agent-a"), 0);
+    assert_int_equal(send_batch(s, 2, "node-a", 2, 0, reason, sizeof reason),
+                     EMBER__ACK__STATUS__OK);
+    assert_int_equal(tsdb_agent_seq(f.db, "agent-a"), 2);
+    /* Series without an instance (the agent's own) claim none: accepted. */
+    assert_int_equal(send_batch(s, 3, NULL, 1, 0, reason, sizeof reason), EMBER__ACK__STATUS__OK);
+    assert_int_equal(tsdb_agent_seq(f.db, "agent-a"), 3);
+    ingest_stats st;
+    ingest_get_stats(f.in, &st);
+    assert_int_equal(st.rejected_by[INGEST_REJ_INSTANCE], 1);
+    nng_close(s);
+    stop(&f);
+}
+
+static void test_limits(void **state)
+{
+    fixture f;
+    ingest_options o = {.workers = 1,
+                        .max_message_bytes = 2000,
+                        .max_series_per_batch = 5,
+                        .max_label_count = 6,
+                        .max_label_length = 16};
+    start(&f, "tcp", &o);
+    char reason[512];
+    nng_socket s = client(&f);
+    assert_int_equal(send_batch(s, 1, "node-a", 6, 0, reason, sizeof reason),
+                     EMBER__ACK__STATUS__REJECTED);
+    assert_non_null(strstr(reason, "--ingest.max-series-per-batch=5"));
+    /* __name__, instance, i + 4 = 7 labels. */
+    assert_int_equal(send_batch(s, 2, "node-a", 1, 4, reason, sizeof reason),
+                     EMBER__ACK__STATUS__REJECTED);
+    assert_non_null(strstr(reason, "--ingest.max-label-count=6"));
+    assert_int_equal(send_batch(s, 3, "a-very-long-instance-name", 1, 0, reason, sizeof reason),
+                     EMBER__ACK__STATUS__REJECTED);
+    assert_non_null(strstr(reason, "--ingest.max-label-length=16"));
+    /* An incompressible message above 2000 bytes (the decoder never sees it). */
+    ebuf big;
+    ebuf_init(&big);
+    srand(7);
+    for (int i = 0; i < 3000; i++)
+        ebuf_putc(&big, (char)rand());
+    assert_int_equal(exchange(s, &big, reason, sizeof reason), EMBER__ACK__STATUS__REJECTED);
+    assert_non_null(strstr(reason, "--ingest.max-message-bytes=2000"));
+    ebuf_free(&big);
+    assert_int_equal(tsdb_agent_seq(f.db, "agent-a"), 0);
+    /* Within every limit: accepted. */
+    assert_int_equal(send_batch(s, 4, "node-a", 5, 3, reason, sizeof reason),
+                     EMBER__ACK__STATUS__OK);
+    assert_int_equal(tsdb_agent_seq(f.db, "agent-a"), 4);
+    ingest_stats st;
+    ingest_get_stats(f.in, &st);
+    assert_int_equal(st.rejected_by[INGEST_REJ_SERIES], 1);
+    assert_int_equal(st.rejected_by[INGEST_REJ_LABEL_COUNT], 1);
+    assert_int_equal(st.rejected_by[INGEST_REJ_LABEL_LENGTH], 1);
+    assert_int_equal(st.rejected_by[INGEST_REJ_MESSAGE_BYTES], 1);
+    assert_int_equal(st.batches_rejected, 4);
+    nng_close(s);
+    stop(&f);
+}
+
+/* GET /api/v1/agents over the endpoint's table and the store's seq. */
+static void test_agents_api(void **state)
+{
+    fixture f;
+    ingest_options o = {.workers = 1};
+    start(&f, "tcp", &o);
+    char reason[512];
+    nng_socket s = client(&f);
+    assert_int_equal(hello(s, "", reason, sizeof reason), EMBER__ACK__STATUS__OK);
+    assert_int_equal(send_batch(s, 7, "node-a", 2, 0, reason, sizeof reason),
+                     EMBER__ACK__STATUS__OK);
+    nng_close(s);
+    aggregator agg = {.db = f.db, .in = f.in};
+    httpd_response resp = {.status = 200};
+    ebuf_init(&resp.body);
+    api_handle_agents(&agg, NULL, &resp);
+    ebuf_putc(&resp.body, '\0');
+    const char *j = (const char *)resp.body.data;
+    assert_int_equal(resp.status, 200);
+    assert_non_null(strstr(j, "{\"status\":\"success\",\"data\":[{\"id\":\"agent-a\","
+                              "\"instance\":\"node-a\",\"version\":\"9.9.9\",\"address\":"
+                              "\"127.0.0.1:"));
+    assert_non_null(strstr(j, "\"lastSeq\":7,\"persistedSeq\":7,\"batches\":1,\"samples\":2,"
+                              "\"errors\":0,\"lagSeconds\":"));
+    const char *lag = strstr(j, "\"lagSeconds\":") + strlen("\"lagSeconds\":");
+    double v = strtod(lag, NULL);
+    assert_true(v >= 0 && v < 60);
+    assert_non_null(strstr(j, "\"lastSeen\":\"20"));
+    ebuf_free(&resp.body);
+    stop(&f);
+}
+
+/* The agent's sender against the real endpoint: the right token delivers,
+ * a wrong one is refused, counted and keeps the batch spooled. */
+static size_t deliver(const fixture *f, const sender_options *so, int tries, sender_stats *st)
+{
+    char dir[256], err[256];
+    assert_int_equal(fs_mkdtemp(dir, sizeof dir, "ember-ingest-spool"), 0);
+    spool *sp;
+    spool_options spo = {.max_bytes = 1 << 20};
+    assert_int_equal(spool_open(dir, &spo, &sp, err, sizeof err), SPOOL_OK);
+    sender *snd;
+    if (sender_open(f->url, "agent-a", NULL, so, sp, &snd, err, sizeof err) != 0)
+        fail_msg("sender_open: %s", err);
+    ebuf m;
+    ebuf_init(&m);
+    make_batch(&m, 1, "node-a", 2, 0);
+    assert_int_equal(sender_enqueue(snd, &m, 1, 2), SPOOL_OK);
+    ebuf_free(&m);
+    size_t left = 1;
+    for (int i = 0; i < tries && left; i++)
+        left = sender_flush(snd);
+    sender_get_stats(snd, st);
+    sender_close(snd);
+    spool_close(sp);
+    fs_rmtree(dir);
+    return left;
+}
+
+static void test_sender_token(void **state)
+{
+    fixture f;
+    ingest_token tok;
+    ingest_options o = auth_options(&tok, "");
+    start(&f, "tcp", &o);
+    sender_stats st;
+    assert_int_equal(deliver(&f, &(sender_options){.timeout_ms = 300, .token = "wrong"}, 3, &st),
+                     1);
+    assert_true(st.auth_rejected >= 1);
+    assert_int_equal(st.acked, 0);
+    assert_int_equal(tsdb_agent_seq(f.db, "agent-a"), 0);
+    assert_int_equal(deliver(&f, &(sender_options){.timeout_ms = 2000, .token = "s3cret"}, 20, &st),
+                     0);
+    assert_int_equal(st.acked, 1);
+    assert_int_equal(st.auth_rejected, 0);
+    assert_int_equal(tsdb_agent_seq(f.db, "agent-a"), 1);
+    stop(&f);
+}
+
+/* ---- TLS ---- */
+
+static char certdir[256];
+
+static void sh(const char *fmt, ...)
+{
+    char cmd[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    if (system(cmd) != 0)
+        fail_msg("command failed: %s", cmd);
+}
+
+/* A CA, a server certificate for DNS:localhost and a client certificate. */
+static int make_certs(void **state)
+{
+    if (fs_mkdtemp(certdir, sizeof certdir, "ember-ingest-tls") != 0)
+        return -1;
+    const char *d = certdir;
+    sh("cd %s && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "
+       "ca.key -out ca.pem -days 2 "
+       "-subj /CN=ember-test-ca 2>/dev/null",
+       d);
+    for (int i = 0; i < 2; i++) {
+        const char *n = i ? "client" : "server";
+        sh("cd %s && openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "
+           "%s.key -out %s.csr -subj /CN=%s "
+           "2>/dev/null && printf 'subjectAltName=DNS:localhost\\n' > %s.ext && openssl x509 "
+           "-req -in %s.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out %s.pem -days 2 "
+           "-extfile %s.ext 2>/dev/null",
+           d, n, n, i ? "ember-agent" : "localhost", n, n, n, n);
+    }
+    return 0;
+}
+
+static int remove_certs(void **state)
+{
+    fs_rmtree(certdir);
+    return 0;
+}
+
+static const char *cert(const char *name)
+{
+    static char paths[8][300];
+    static int next;
+    char *p = paths[next++ % 8];
+    snprintf(p, 300, "%s/%s", certdir, name);
+    return p;
+}
+
+static void test_tls(void **state)
+{
+    fixture f;
+    ingest_options o = {
+        .workers = 1, .tls_cert = cert("server.pem"), .tls_key = cert("server.key")};
+    start(&f, "tls+tcp", &o);
+    sender_stats st;
+    sender_options so = {.timeout_ms = 3000, .tls_ca = cert("ca.pem")};
+    assert_int_equal(deliver(&f, &so, 20, &st), 0);
+    assert_int_equal(st.acked, 1);
+    assert_int_equal(tsdb_agent_seq(f.db, "agent-a"), 1);
+    /* A name the certificate does not carry fails verification. */
+    so.tls_server_name = "ember.invalid";
+    so.timeout_ms = 300;
+    assert_int_equal(deliver(&f, &so, 3, &st), 1);
+    assert_int_equal(st.acked, 0);
+    /* A plain tcp client cannot talk to the TLS listener. */
+    char url[80];
+    snprintf(url, sizeof url, "%s", f.url);
+    snprintf(f.url, sizeof f.url, "tcp://127.0.0.1:%d", ingest_port(f.in));
+    assert_int_equal(deliver(&f, &(sender_options){.timeout_ms = 300}, 3, &st), 1);
+    assert_int_equal(st.acked, 0);
+    snprintf(f.url, sizeof f.url, "%s", url);
+    stop(&f);
+}
+
+static void test_mutual_tls(void **state)
+{
+    fixture f;
+    ingest_options o = {.workers = 1,
+                        .tls_cert = cert("server.pem"),
+                        .tls_key = cert("server.key"),
+                        .tls_ca = cert("ca.pem")};
+    start(&f, "tls+tcp", &o);
+    sender_stats st;
+    sender_options so = {.timeout_ms = 500, .tls_ca = cert("ca.pem")};
+    assert_int_equal(deliver(&f, &so, 3, &st), 1); /* no client certificate */
+    so.timeout_ms = 3000;
+    so.tls_cert = cert("client.pem");
+    so.tls_key = cert("client.key");
+    assert_int_equal(deliver(&f, &so, 20, &st), 0);
+    assert_int_equal(tsdb_agent_seq(f.db, "agent-a"), 1);
+    stop(&f);
+}
+
+static void test_tls_bad_settings(void **state)
+{
+    char dir[256], err[512];
+    assert_int_equal(fs_mkdtemp(dir, sizeof dir, "ember-ingest"), 0);
+    tsdb *db;
+    assert_int_equal(tsdb_open(dir, NULL, &db, err, sizeof err), 0);
+    ingest *in;
+    ingest_options o = {.workers = 1};
+    assert_int_equal(ingest_start("tls+tcp://127.0.0.1:0", db, &o, &in, err, sizeof err), -1);
+    assert_non_null(strstr(err, "certificate and a key"));
+    o.tls_cert = cert("server.pem");
+    o.tls_key = "/nonexistent/key.pem";
+    assert_int_equal(ingest_start("tls+tcp://127.0.0.1:0", db, &o, &in, err, sizeof err), -1);
+    assert_non_null(strstr(err, "/nonexistent/key.pem"));
+    tsdb_close(db);
+    fs_rmtree(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_token_parse),
+        cmocka_unit_test(test_auth_per_connection),
+        cmocka_unit_test(test_token_bound_to_instance),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_agents_api),
+        cmocka_unit_test(test_sender_token),
+    };
+    const struct CMUnitTest tls_tests[] = {
+        cmocka_unit_test(test_tls),
+        cmocka_unit_test(test_mutual_tls),
+        cmocka_unit_test(test_tls_bad_settings),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    rc += cmocka_run_group_tests_name("tls", tls_tests, make_certs, remove_certs);
+    nng_fini();
+    return rc;
+}
