@@ -9,6 +9,7 @@
 #define EMBER_TESTS_UNIT_SIMCHECK_H
 
 #include "common/expfmt.h"
+#include "tests/unit/metric_asserts.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -58,23 +59,11 @@ static inline void simcheck_promtool(const char *text, size_t len)
  * name/value pairs, a subset of its labels), or NAN when there is none. */
 static inline double simcheck_value(const metric_set *ms, const char *name, ...)
 {
-    for (size_t i = 0; i < ms->n; i++) {
-        const labelset *ls = &ms->samples[i].labels;
-        if (strcmp(labels_metric_name(ls), name) != 0)
-            continue;
-        va_list ap;
-        va_start(ap, name);
-        int match = 1;
-        for (const char *k; match && (k = va_arg(ap, const char *)) != NULL;) {
-            const char *v = va_arg(ap, const char *);
-            const char *got = labels_get(ls, k);
-            match = got && strcmp(got, v) == 0;
-        }
-        va_end(ap);
-        if (match)
-            return ms->samples[i].value;
-    }
-    return NAN;
+    va_list ap;
+    va_start(ap, name);
+    const metric_sample *s = find_sample_v(ms, false, name, ap);
+    va_end(ap);
+    return s ? s->value : NAN;
 }
 
 /*

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "tests/unit/metric_asserts.h"
+
 #include "agent/collect/collect.h"
 #include "agent/collect/stale.h"
 
@@ -36,32 +38,18 @@
 #define KUBE_CG KUBE_POD_CG "/cri-containerd-" ID_KUBE ".scope"
 #define KUBE2_CG "/kubepods/besteffort/pod" POD2_UID "/" ID_KUBE2
 
-static void put(const char *root, const char *rel, const char *content)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", root, rel);
-    char *slash = strrchr(path, '/');
-    *slash = '\0';
-    assert_int_equal(fs_mkdir_p(path), 0);
-    *slash = '/';
-    FILE *fp = fopen(path, "w");
-    assert_non_null(fp);
-    fputs(content, fp);
-    assert_int_equal(fclose(fp), 0);
-}
-
 static void put_cg(const char *root, const char *cg, const char *file, const char *content)
 {
     char rel[1024];
     snprintf(rel, sizeof rel, "sys/fs/cgroup%s/%s", cg, file);
-    put(root, rel, content);
+    put_file(root, rel, content);
 }
 
 static void netns(const char *root, int pid, const char *target)
 {
     char rel[64], path[512];
     snprintf(rel, sizeof rel, "proc/%d/ns/keep", pid);
-    put(root, rel, "");
+    put_file(root, rel, "");
     snprintf(path, sizeof path, "%s/proc/%d/ns/net", root, pid);
     assert_int_equal(symlink(target, path), 0);
 }
@@ -109,7 +97,7 @@ static void full_cgroup(const char *root, const char *cg, int k, int pid)
            "full avg10=0.00 avg60=0.00 avg300=0.00 total=2500000\n");
     char rel[64];
     snprintf(rel, sizeof rel, "proc/%d/net/dev", pid);
-    put(root, rel, net_dev);
+    put_file(root, rel, net_dev);
     netns(root, pid, "net:[4026532001]");
 }
 
@@ -117,13 +105,14 @@ static int setup(void **state)
 {
     char *root = malloc(256);
     assert_int_equal(fs_mkdtemp(root, 256, "ember-cgroup"), 0);
-    put(root, "sys/fs/cgroup/cgroup.controllers", "cpuset cpu io memory hugetlb pids rdma misc\n");
-    put(root, "sys/dev/block/8:0/uevent", "MAJOR=8\nMINOR=0\nDEVNAME=sda\nDEVTYPE=disk\n");
+    put_file(root, "sys/fs/cgroup/cgroup.controllers",
+             "cpuset cpu io memory hugetlb pids rdma misc\n");
+    put_file(root, "sys/dev/block/8:0/uevent", "MAJOR=8\nMINOR=0\nDEVNAME=sda\nDEVTYPE=disk\n");
     netns(root, 1, "net:[4026531840]");
     /* Docker, systemd driver, name in its state */
     full_cgroup(root, DOCKER_CG, 1, 4242);
-    put(root, "var/lib/docker/containers/" ID_DOCKER "/config.v2.json",
-        "{\"ID\":\"" ID_DOCKER "\",\"Name\":\"/web\",\"Driver\":\"overlay2\"}");
+    put_file(root, "var/lib/docker/containers/" ID_DOCKER "/config.v2.json",
+             "{\"ID\":\"" ID_DOCKER "\",\"Name\":\"/web\",\"Driver\":\"overlay2\"}");
     /* containerd on its own, cgroupfs driver, namespace "default" */
     full_cgroup(root, "/default/" ID_CTRD, 2, 5000);
     /* Kubernetes, systemd driver: the pod and its container */
@@ -132,8 +121,8 @@ static int setup(void **state)
            "system_usec 3000000\n");
     put_cg(root, KUBE_POD_CG, "cgroup.procs", "");
     full_cgroup(root, KUBE_CG, 3, 6000);
-    put(root, "var/log/containers/web-7d9f_shop_nginx-" ID_KUBE ".log", "");
-    put(root, "var/log/pods/shop_web-7d9f_" POD_UID "/nginx/0.log", "");
+    put_file(root, "var/log/containers/web-7d9f_shop_nginx-" ID_KUBE ".log", "");
+    put_file(root, "var/log/pods/shop_web-7d9f_" POD_UID "/nginx/0.log", "");
     /* Kubernetes, cgroupfs driver, no kubelet logs for it: UID only */
     full_cgroup(root, KUBE2_CG, 4, 7000);
     /* a systemd service in the host's network namespace, and slices */
@@ -142,7 +131,7 @@ static int setup(void **state)
     put_cg(root, "/system.slice/nginx.service", "memory.max", "max\n");
     put_cg(root, "/system.slice/nginx.service", "cpu.max", "max 100000\n");
     put_cg(root, "/system.slice/nginx.service", "cgroup.procs", "100\n");
-    put(root, "proc/100/net/dev", net_dev);
+    put_file(root, "proc/100/net/dev", net_dev);
     netns(root, 100, "net:[4026531840]");
     put_cg(root, "/user.slice/user-1000.slice/session-1.scope", "cpu.stat",
            "usage_usec 1\nuser_usec 1\nsystem_usec 0\n");
@@ -377,7 +366,7 @@ static void test_bad_files_cost_only_themselves(void **state)
     put_cg(root, DOCKER_CG, "cpu.stat", "usage_usec lots\n");
     put_cg(root, DOCKER_CG, "memory.current", "12abc\n");
     put_cg(root, DOCKER_CG, "io.stat", "8:0 garbage\n");
-    put(root, "proc/4242/net/dev", "h1\nh2\neth0 no colon here\n");
+    put_file(root, "proc/4242/net/dev", "h1\nh2\neth0 no colon here\n");
     cgroup_collector *c = open_root(root);
     metric_set ms;
     metric_set_init(&ms);
@@ -399,7 +388,7 @@ static void test_v1_or_hybrid_gives_no_collector(void **state)
     char path[512];
     snprintf(path, sizeof path, "%s/sys/fs/cgroup/cgroup.controllers", root);
     assert_int_equal(unlink(path), 0);
-    put(root, "sys/fs/cgroup/unified/cgroup.controllers", ""); /* hybrid */
+    put_file(root, "sys/fs/cgroup/unified/cgroup.controllers", ""); /* hybrid */
     cgroup_options o = {.root = root};
     cgroup_collector *c = NULL;
     char err[512];

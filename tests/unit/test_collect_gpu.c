@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "tests/unit/metric_asserts.h"
+
 #include "agent/collect/cgpath.h"
 #include "agent/collect/collect.h"
 
@@ -30,55 +32,13 @@ static const char *fake_nvml(void)
     return p;
 }
 
-static const metric_sample *find(const metric_set *ms, const char *name, ...)
-{
-    for (size_t i = 0; i < ms->n; i++) {
-        const labelset *ls = &ms->samples[i].labels;
-        if (strcmp(labels_metric_name(ls), name) != 0)
-            continue;
-        va_list ap;
-        va_start(ap, name);
-        bool match = true;
-        for (const char *k = va_arg(ap, const char *); k; k = va_arg(ap, const char *)) {
-            const char *v = va_arg(ap, const char *), *have = labels_get(ls, k);
-            match = match && have && strcmp(have, v) == 0;
-        }
-        va_end(ap);
-        if (match)
-            return &ms->samples[i];
-    }
-    return NULL;
-}
-
 static double value(const metric_set *ms, const char *name, const char *gpu, const char *k,
                     const char *v)
 {
-    const metric_sample *s = find(ms, name, "gpu_id", gpu, k, v, NULL);
+    const metric_sample *s = find_with(ms, name, "gpu_id", gpu, k, v, NULL);
     if (s == NULL)
         fail_msg("no %s{gpu_id=\"%s\"}", name, gpu);
     return s->value;
-}
-
-static size_t count(const metric_set *ms, const char *name)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < ms->n; i++)
-        n += strcmp(labels_metric_name(&ms->samples[i].labels), name) == 0;
-    return n;
-}
-
-static void put(const char *root, const char *rel, const char *text)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", root, rel);
-    char *slash = strrchr(path, '/');
-    *slash = '\0';
-    assert_int_equal(fs_mkdir_p(path), 0);
-    *slash = '/';
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
 }
 
 #define POD_UID "0f8b7a2c-1d3e-4f5a-9b6c-7d8e9f0a1b2c"
@@ -110,8 +70,8 @@ static void collect_after_events(gpu_collector *g, metric_set *ms)
         /* GPU 0's events come first but a collection reads GPU 0 before
          * GPU 1: only a set with both counts complete will do. */
         const metric_sample *x0 =
-            find(ms, "gpu_xid_errors_total", "gpu_id", "gpu0", "xid", "13", NULL);
-        const metric_sample *x1 = find(ms, "gpu_xid_errors_total", "gpu_id", "gpu1", NULL);
+            find_with(ms, "gpu_xid_errors_total", "gpu_id", "gpu0", "xid", "13", NULL);
+        const metric_sample *x1 = find_with(ms, "gpu_xid_errors_total", "gpu_id", "gpu1", NULL);
         if (x0 && x0->value == 2 && x1 && x1->value == 1)
             return;
         struct timespec ts = {0, 50 * 1000000L};
@@ -125,19 +85,19 @@ static void test_figures_and_labels(void **state)
     (void)state;
     char root[256];
     assert_int_equal(fs_mkdtemp(root, sizeof root, "ember-gpu"), 0);
-    put(root, "proc/4242/cgroup",
-        "0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod"
-        "0f8b7a2c_1d3e_4f5a_9b6c_7d8e9f0a1b2c.slice/cri-containerd-" CID_K8S ".scope\n");
-    put(root, "proc/4343/cgroup",
-        "12:pids:/docker/" CID_DOCKER "\n11:memory:/docker/" CID_DOCKER "\n");
+    put_file(root, "proc/4242/cgroup",
+             "0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod"
+             "0f8b7a2c_1d3e_4f5a_9b6c_7d8e9f0a1b2c.slice/cri-containerd-" CID_K8S ".scope\n");
+    put_file(root, "proc/4343/cgroup",
+             "12:pids:/docker/" CID_DOCKER "\n11:memory:/docker/" CID_DOCKER "\n");
     gpu_collector *g = open_fake(root, false);
     metric_set ms;
     metric_set_init(&ms);
     collect_after_events(g, &ms);
 
-    const metric_sample *u =
-        find(&ms, "gpu_utilization_percent", "gpu_id", "gpu0", "gpu_model", "NVIDIA-A100-SXM4-40GB",
-             "gpu_uuid", "GPU-00000000-2222-3333-4444-555555555555", NULL);
+    const metric_sample *u = find_with(&ms, "gpu_utilization_percent", "gpu_id", "gpu0",
+                                       "gpu_model", "NVIDIA-A100-SXM4-40GB", "gpu_uuid",
+                                       "GPU-00000000-2222-3333-4444-555555555555", NULL);
     assert_non_null(u);
     assert_true(u->value == 87);
     assert_int_equal(u->labels.n, 4);
@@ -151,28 +111,28 @@ static void test_figures_and_labels(void **state)
     assert_true(value(&ms, "gpu_pcie_rx_bytes_per_second", "gpu0", NULL, NULL) == 2048 * 1024.0);
     assert_true(value(&ms, "gpu_pcie_tx_bytes_per_second", "gpu0", NULL, NULL) == 1024 * 1024.0);
     /* GPU 1 does not support these: absent, not zero. */
-    assert_int_equal(count(&ms, "gpu_ecc_errors_total"), 1);
-    assert_int_equal(count(&ms, "gpu_pcie_rx_bytes_per_second"), 1);
-    assert_int_equal(count(&ms, "gpu_throttle_reasons"), 9);
+    assert_int_equal(count_named(&ms, "gpu_ecc_errors_total"), 1);
+    assert_int_equal(count_named(&ms, "gpu_pcie_rx_bytes_per_second"), 1);
+    assert_int_equal(count_named(&ms, "gpu_throttle_reasons"), 9);
     assert_true(value(&ms, "gpu_throttle_reasons", "gpu0", "reason", "sw_power_cap") == 1);
     assert_true(value(&ms, "gpu_throttle_reasons", "gpu0", "reason", "sw_thermal_slowdown") == 1);
     assert_true(value(&ms, "gpu_throttle_reasons", "gpu0", "reason", "gpu_idle") == 0);
     assert_true(value(&ms, "gpu_xid_errors_total", "gpu0", "xid", "79") == 1);
     assert_true(value(&ms, "gpu_xid_errors_total", "gpu0", "xid", "13") == 2);
     assert_true(value(&ms, "gpu_xid_errors_total", "gpu1", "xid", "48") == 1);
-    assert_int_equal(count(&ms, "gpu_nvlink_up"), 2);
-    assert_int_equal(count(&ms, "gpu_nvlink_errors_total"), 8);
-    assert_non_null(find(&ms, "gpu_nvlink_errors_total", "link", "1", "counter", "crc_data", NULL));
-    assert_true(
-        find(&ms, "gpu_nvlink_errors_total", "link", "1", "counter", "crc_data", NULL)->value ==
-        13);
-    const metric_sample *p = find(&ms, "gpu_process_memory_bytes", "pid", "4242", NULL);
+    assert_int_equal(count_named(&ms, "gpu_nvlink_up"), 2);
+    assert_int_equal(count_named(&ms, "gpu_nvlink_errors_total"), 8);
+    assert_non_null(
+        find_with(&ms, "gpu_nvlink_errors_total", "link", "1", "counter", "crc_data", NULL));
+    assert_true(find_with(&ms, "gpu_nvlink_errors_total", "link", "1", "counter", "crc_data", NULL)
+                    ->value == 13);
+    const metric_sample *p = find_with(&ms, "gpu_process_memory_bytes", "pid", "4242", NULL);
     assert_non_null(p);
     assert_true(p->value == 100.0 * (1 << 20));
     assert_string_equal(labels_get(&p->labels, "pod"), POD_UID);
     assert_string_equal(labels_get(&p->labels, "container"), CID_K8S);
     assert_string_equal(labels_get(&p->labels, "namespace"), "");
-    p = find(&ms, "gpu_process_memory_bytes", "pid", "4343", NULL);
+    p = find_with(&ms, "gpu_process_memory_bytes", "pid", "4343", NULL);
     assert_non_null(p);
     assert_string_equal(labels_get(&p->labels, "container"), CID_DOCKER);
     assert_string_equal(labels_get(&p->labels, "pod"), "");
@@ -180,7 +140,7 @@ static void test_figures_and_labels(void **state)
     assert_string_equal(m->help, "GPU temperature in degrees Celsius.");
     m = metric_set_find_meta(&ms, "gpu_ecc_errors_total");
     assert_int_equal(m->type, METRIC_COUNTER);
-    assert_null(find(&ms, "DCGM_FI_DEV_GPU_UTIL", NULL));
+    assert_null(find_with(&ms, "DCGM_FI_DEV_GPU_UTIL", NULL));
     metric_set_free(&ms);
     gpu_close(g);
     fs_rmtree(root);
@@ -193,24 +153,24 @@ static void test_dcgm_names(void **state)
     metric_set ms;
     metric_set_init(&ms);
     collect_after_events(g, &ms);
-    const metric_sample *s =
-        find(&ms, "DCGM_FI_DEV_POWER_USAGE", "gpu", "0", "UUID",
-             "GPU-00000000-2222-3333-4444-555555555555", "device", "nvidia0", "modelName",
-             "NVIDIA A100-SXM4-40GB", "Hostname", "node1", "pci_bus_id", "00000000:07:00.0", NULL);
+    const metric_sample *s = find_with(&ms, "DCGM_FI_DEV_POWER_USAGE", "gpu", "0", "UUID",
+                                       "GPU-00000000-2222-3333-4444-555555555555", "device",
+                                       "nvidia0", "modelName", "NVIDIA A100-SXM4-40GB", "Hostname",
+                                       "node1", "pci_bus_id", "00000000:07:00.0", NULL);
     assert_non_null(s);
     assert_true(s->value == 312.5);
-    assert_true(find(&ms, "DCGM_FI_DEV_FB_USED", "gpu", "0", NULL)->value == 10240);
-    assert_true(find(&ms, "DCGM_FI_DEV_FB_FREE", "gpu", "1", NULL)->value == 40960);
-    assert_true(find(&ms, "DCGM_FI_DEV_GPU_UTIL", "gpu", "0", NULL)->value == 87);
-    assert_true(find(&ms, "DCGM_FI_DEV_GPU_TEMP", "gpu", "1", NULL)->value == 31);
-    assert_true(find(&ms, "DCGM_FI_DEV_SM_CLOCK", "gpu", "0", NULL)->value == 1410);
+    assert_true(find_with(&ms, "DCGM_FI_DEV_FB_USED", "gpu", "0", NULL)->value == 10240);
+    assert_true(find_with(&ms, "DCGM_FI_DEV_FB_FREE", "gpu", "1", NULL)->value == 40960);
+    assert_true(find_with(&ms, "DCGM_FI_DEV_GPU_UTIL", "gpu", "0", NULL)->value == 87);
+    assert_true(find_with(&ms, "DCGM_FI_DEV_GPU_TEMP", "gpu", "1", NULL)->value == 31);
+    assert_true(find_with(&ms, "DCGM_FI_DEV_SM_CLOCK", "gpu", "0", NULL)->value == 1410);
     /* The last XID seen: 13 on GPU 0 (79, 13, 13 in that order), 48 on GPU 1. */
-    assert_true(find(&ms, "DCGM_FI_DEV_XID_ERRORS", "gpu", "0", NULL)->value == 13);
-    assert_true(find(&ms, "DCGM_FI_DEV_XID_ERRORS", "gpu", "1", NULL)->value == 48);
+    assert_true(find_with(&ms, "DCGM_FI_DEV_XID_ERRORS", "gpu", "0", NULL)->value == 13);
+    assert_true(find_with(&ms, "DCGM_FI_DEV_XID_ERRORS", "gpu", "1", NULL)->value == 48);
     assert_string_equal(metric_set_find_meta(&ms, "DCGM_FI_DEV_FB_USED")->help,
                         "Framebuffer memory used (in MiB).");
     /* Ember's names come along. */
-    assert_non_null(find(&ms, "gpu_utilization_percent", NULL));
+    assert_non_null(find_with(&ms, "gpu_utilization_percent", NULL));
     metric_set_free(&ms);
     gpu_close(g);
 }

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "tests/unit/metric_asserts.h"
+
 #include "agent/collect/collect.h"
 
 #include "common/buf.h"
@@ -75,49 +77,6 @@ static void put_proc_file(fixture *f, const char *name, const char *content)
 }
 
 /* ---- lookups ------------------------------------------------------------ */
-
-/* The sample named name with exactly the given label pairs (NULL-terminated). */
-static const metric_sample *find_sample(const metric_set *ms, const char *name, ...)
-{
-    for (size_t i = 0; i < ms->n; i++) {
-        const labelset *ls = &ms->samples[i].labels;
-        const char *got = labels_metric_name(ls);
-        if (got == NULL || strcmp(got, name) != 0)
-            continue;
-        va_list ap;
-        va_start(ap, name);
-        size_t npairs = 0;
-        bool match = true;
-        for (const char *k = va_arg(ap, const char *); k != NULL; k = va_arg(ap, const char *)) {
-            const char *v = va_arg(ap, const char *);
-            const char *have = labels_get(ls, k);
-            match = match && have != NULL && strcmp(have, v) == 0;
-            npairs++;
-        }
-        va_end(ap);
-        if (match && ls->n == npairs + 1)
-            return &ms->samples[i];
-    }
-    return NULL;
-}
-
-static size_t count_named(const metric_set *ms, const char *name)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < ms->n; i++)
-        n += strcmp(labels_metric_name(&ms->samples[i].labels), name) == 0;
-    return n;
-}
-
-static void assert_meta(const metric_set *ms, const char *family, metric_type type,
-                        const char *help)
-{
-    const metric_meta *m = metric_set_find_meta(ms, family);
-    assert_non_null(m);
-    assert_int_equal(m->type, type);
-    assert_non_null(m->help);
-    assert_string_equal(m->help, help);
-}
 
 static void assert_value(const metric_sample *s, double want)
 {

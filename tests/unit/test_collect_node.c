@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "tests/unit/metric_asserts.h"
+
 #include "agent/collect/collect.h"
 
 #include "common/fsutil.h"
@@ -40,60 +42,7 @@ static int teardown_root(void **state)
     return 0;
 }
 
-/* Write root/rel, creating its directories. */
-static void put(const char *root, const char *rel, const char *content)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", root, rel);
-    char *slash = strrchr(path, '/');
-    *slash = '\0';
-    assert_int_equal(fs_mkdir_p(path), 0);
-    *slash = '/';
-    FILE *fp = fopen(path, "w");
-    assert_non_null(fp);
-    fputs(content, fp);
-    assert_int_equal(fclose(fp), 0);
-}
-
-/* The sample named name whose labels include the given pairs (NULL-terminated). */
-static const metric_sample *find(const metric_set *ms, const char *name, ...)
-{
-    for (size_t i = 0; i < ms->n; i++) {
-        const labelset *ls = &ms->samples[i].labels;
-        if (strcmp(labels_metric_name(ls), name) != 0)
-            continue;
-        va_list ap;
-        va_start(ap, name);
-        bool match = true;
-        for (const char *k = va_arg(ap, const char *); k; k = va_arg(ap, const char *)) {
-            const char *v = va_arg(ap, const char *), *have = labels_get(ls, k);
-            match = match && have && strcmp(have, v) == 0;
-        }
-        va_end(ap);
-        if (match)
-            return &ms->samples[i];
-    }
-    return NULL;
-}
-
-static size_t count(const metric_set *ms, const char *name)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < ms->n; i++)
-        n += strcmp(labels_metric_name(&ms->samples[i].labels), name) == 0;
-    return n;
-}
-
-static void assert_meta(const metric_set *ms, const char *family, metric_type type,
-                        const char *help)
-{
-    const metric_meta *m = metric_set_find_meta(ms, family);
-    assert_non_null(m);
-    assert_int_equal(m->type, type);
-    assert_string_equal(m->help, help);
-}
-
-#define VALUE(ms, ...) value_of(find(ms, __VA_ARGS__, NULL))
+#define VALUE(ms, ...) value_of(find_with(ms, __VA_ARGS__, NULL))
 static double value_of(const metric_sample *s)
 {
     assert_non_null(s);
@@ -105,10 +54,10 @@ static double value_of(const metric_sample *s)
 static void test_stat(void **state)
 {
     const char *root = *state;
-    put(root, "proc/stat",
-        "cpu  1 2 3 4 5 6 7 8 9 10\ncpu0 1 2 3 4 5 6 7 8 9 10\n"
-        "intr 113909 0 0 5\nctxt 268154\nbtime 1700000000\nprocesses 5263\n"
-        "procs_running 3\nprocs_blocked 1\nsoftirq 10 1 2\n");
+    put_file(root, "proc/stat",
+             "cpu  1 2 3 4 5 6 7 8 9 10\ncpu0 1 2 3 4 5 6 7 8 9 10\n"
+             "intr 113909 0 0 5\nctxt 268154\nbtime 1700000000\nprocesses 5263\n"
+             "procs_running 3\nprocs_blocked 1\nsoftirq 10 1 2\n");
     metric_set ms;
     metric_set_init(&ms);
     char err[256];
@@ -126,7 +75,7 @@ static void test_stat(void **state)
     assert_meta(&ms, "node_intr_total", METRIC_COUNTER, "Total number of interrupts serviced.");
 
     /* A malformed value: an error naming the line, nothing added. */
-    put(root, "proc/stat", "ctxt 12\nbtime soon\n");
+    put_file(root, "proc/stat", "ctxt 12\nbtime soon\n");
     metric_set_clear(&ms);
     assert_int_equal(collect_stat(&ms, root, NULL, err, sizeof err), -1);
     assert_non_null(strstr(err, "line 2"));
@@ -139,9 +88,9 @@ static void test_stat(void **state)
 static void test_vmstat_default_fields(void **state)
 {
     const char *root = *state;
-    put(root, "proc/vmstat",
-        "nr_free_pages 1234\npgpgin 10\npgpgout 20\npswpin 0\npswpout 0\npgfault 99\n"
-        "pgmajfault 7\noom_kill 1\nnuma_hit 5\npgsteal_kswapd 4\n");
+    put_file(root, "proc/vmstat",
+             "nr_free_pages 1234\npgpgin 10\npgpgout 20\npswpin 0\npswpout 0\npgfault 99\n"
+             "pgmajfault 7\noom_kill 1\nnuma_hit 5\npgsteal_kswapd 4\n");
     metric_set ms;
     metric_set_init(&ms);
     char err[256];
@@ -149,7 +98,7 @@ static void test_vmstat_default_fields(void **state)
     assert_int_equal(ms.n, 7); /* not nr_free_pages, numa_hit, pgsteal_kswapd */
     assert_true(VALUE(&ms, "node_vmstat_pgfault") == 99);
     assert_true(VALUE(&ms, "node_vmstat_oom_kill") == 1);
-    assert_null(find(&ms, "node_vmstat_numa_hit", NULL));
+    assert_null(find_with(&ms, "node_vmstat_numa_hit", NULL));
     assert_meta(&ms, "node_vmstat_pgmajfault", METRIC_UNTYPED,
                 "/proc/vmstat information field pgmajfault.");
 
@@ -180,13 +129,14 @@ static void test_bad_filter_regex(void **state)
 static void test_diskstats(void **state)
 {
     const char *root = *state;
-    put(root, "proc/diskstats",
-        "   7       0 loop0 1 0 2 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n"
-        " 259       0 nvme0n1 100 5 8000 250 40 2 1024 30 1 300 400 6 0 24 7 9 11\n"
-        " 259       1 nvme0n1p1 10 0 80 2 4 0 16 3 0 5 6 0 0 0 0 0 0\n"
-        "   8       0 sda 11 12 13 14 15 16 17 18 19 20 21\n"
-        "   8       1 sda1 1 1 1 1 1 1 1 1 1 1 1\n");
-    put(root, "run/udev/data/b259:0",
+    put_file(root, "proc/diskstats",
+             "   7       0 loop0 1 0 2 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n"
+             " 259       0 nvme0n1 100 5 8000 250 40 2 1024 30 1 300 400 6 0 24 7 9 11\n"
+             " 259       1 nvme0n1p1 10 0 80 2 4 0 16 3 0 5 6 0 0 0 0 0 0\n"
+             "   8       0 sda 11 12 13 14 15 16 17 18 19 20 21\n"
+             "   8       1 sda1 1 1 1 1 1 1 1 1 1 1 1\n");
+    put_file(
+        root, "run/udev/data/b259:0",
         "S:disk/by-id/nvme-X\nE:ID_MODEL=Samsung SSD 980\nE:ID_SERIAL_SHORT=S123\n"
         "E:ID_WWN=eui.0025\nE:ID_PATH=pci-0000:01:00.0-nvme-1\nE:ID_REVISION=1B4QFXO7\n"
         "E:ID_FS_TYPE=ext4\nE:ID_FS_USAGE=filesystem\nE:ID_FS_UUID=abcd\nE:ID_FS_VERSION=1.0\n");
@@ -195,9 +145,9 @@ static void test_diskstats(void **state)
     char err[256];
     assert_int_equal(collect_diskstats(&ms, root, NULL, err, sizeof err), 0);
     /* loop0, nvme0n1p1 and sda1 are excluded by node_exporter's default. */
-    assert_int_equal(count(&ms, "node_disk_info"), 2);
-    assert_null(find(&ms, "node_disk_info", "device", "loop0", NULL));
-    assert_null(find(&ms, "node_disk_info", "device", "sda1", NULL));
+    assert_int_equal(count_named(&ms, "node_disk_info"), 2);
+    assert_null(find_with(&ms, "node_disk_info", "device", "loop0", NULL));
+    assert_null(find_with(&ms, "node_disk_info", "device", "sda1", NULL));
     assert_true(VALUE(&ms, "node_disk_read_bytes_total", "device", "nvme0n1") == 8000 * 512.0);
     assert_true(VALUE(&ms, "node_disk_read_time_seconds_total", "device", "nvme0n1") == 0.25);
     assert_true(VALUE(&ms, "node_disk_io_now", "device", "nvme0n1") == 1);
@@ -206,18 +156,19 @@ static void test_diskstats(void **state)
                 0.011);
     /* sda has the 11 fields of kernels before 4.18: no discard or flush series. */
     assert_true(VALUE(&ms, "node_disk_io_time_weighted_seconds_total", "device", "sda") == 0.021);
-    assert_null(find(&ms, "node_disk_discards_completed_total", "device", "sda", NULL));
-    assert_non_null(find(&ms, "node_disk_info", "device", "nvme0n1", "major", "259", "minor", "0",
-                         "model", "Samsung SSD 980", "serial", "S123", "wwn", "eui.0025", "path",
-                         "pci-0000:01:00.0-nvme-1", "revision", "1B4QFXO7", NULL));
-    assert_non_null(find(&ms, "node_disk_info", "device", "sda", "model", "", "serial", "", NULL));
-    assert_non_null(find(&ms, "node_disk_filesystem_info", "device", "nvme0n1", "type", "ext4",
-                         "usage", "filesystem", "uuid", "abcd", "version", "1.0", NULL));
+    assert_null(find_with(&ms, "node_disk_discards_completed_total", "device", "sda", NULL));
+    assert_non_null(find_with(&ms, "node_disk_info", "device", "nvme0n1", "major", "259", "minor",
+                              "0", "model", "Samsung SSD 980", "serial", "S123", "wwn", "eui.0025",
+                              "path", "pci-0000:01:00.0-nvme-1", "revision", "1B4QFXO7", NULL));
+    assert_non_null(
+        find_with(&ms, "node_disk_info", "device", "sda", "model", "", "serial", "", NULL));
+    assert_non_null(find_with(&ms, "node_disk_filesystem_info", "device", "nvme0n1", "type", "ext4",
+                              "usage", "filesystem", "uuid", "abcd", "version", "1.0", NULL));
     assert_meta(&ms, "node_disk_io_now", METRIC_GAUGE, "The number of I/Os currently in progress.");
     assert_meta(&ms, "node_disk_writes_merged_total", METRIC_COUNTER,
                 "The number of writes merged.");
 
-    put(root, "proc/diskstats", "8 0 sda 1 2 3\n");
+    put_file(root, "proc/diskstats", "8 0 sda 1 2 3\n");
     metric_set_clear(&ms);
     assert_int_equal(collect_diskstats(&ms, root, NULL, err, sizeof err), -1);
     assert_non_null(strstr(err, "line 1"));
@@ -241,7 +192,7 @@ static void test_filesystem(void **state)
              "overlay /var/lib/docker/overlay2/x/merged overlay rw 0 0\n"
              "cgroup2 /sys/fs/cgroup cgroup2 rw 0 0\n"
              "/dev/sdc1 /gone ext4 rw 0 0\n");
-    put(root, "proc/1/mounts", mounts);
+    put_file(root, "proc/1/mounts", mounts);
     char dir[512];
     snprintf(dir, sizeof dir, "%s/data disk", root);
     assert_int_equal(fs_mkdir_p(dir), 0);
@@ -250,8 +201,8 @@ static void test_filesystem(void **state)
     char err[256];
     assert_int_equal(collect_filesystem(&ms, root, NULL, err, sizeof err), 0);
     /* "/" and "/data disk" (listed twice) have statistics, "/gone" an error. */
-    assert_int_equal(count(&ms, "node_filesystem_size_bytes"), 2);
-    assert_int_equal(count(&ms, "node_filesystem_device_error"), 3);
+    assert_int_equal(count_named(&ms, "node_filesystem_size_bytes"), 2);
+    assert_int_equal(count_named(&ms, "node_filesystem_device_error"), 3);
     struct statfs st;
     assert_int_equal(statfs(root, &st), 0);
     assert_true(VALUE(&ms, "node_filesystem_size_bytes", "mountpoint", "/", "device", "/dev/sda1",
@@ -260,13 +211,13 @@ static void test_filesystem(void **state)
     assert_true(VALUE(&ms, "node_filesystem_readonly", "mountpoint", "/data disk") == 1);
     assert_true(VALUE(&ms, "node_filesystem_readonly", "mountpoint", "/") == 0);
     assert_true(VALUE(&ms, "node_filesystem_device_error", "mountpoint", "/gone") == 1);
-    assert_null(find(&ms, "node_filesystem_size_bytes", "mountpoint", "/gone", NULL));
-    assert_null(find(&ms, "node_filesystem_readonly", "mountpoint", "/run", NULL));
-    assert_null(find(&ms, "node_filesystem_readonly", "fstype", "overlay", NULL));
+    assert_null(find_with(&ms, "node_filesystem_size_bytes", "mountpoint", "/gone", NULL));
+    assert_null(find_with(&ms, "node_filesystem_readonly", "mountpoint", "/run", NULL));
+    assert_null(find_with(&ms, "node_filesystem_readonly", "fstype", "overlay", NULL));
     assert_meta(&ms, "node_filesystem_avail_bytes", METRIC_GAUGE,
                 "Filesystem space available to non-root users in bytes.");
 
-    put(root, "proc/1/mounts", "/dev/sda1 /\n");
+    put_file(root, "proc/1/mounts", "/dev/sda1 /\n");
     metric_set_clear(&ms);
     assert_int_equal(collect_filesystem(&ms, root, NULL, err, sizeof err), -1);
     assert_non_null(strstr(err, "malformed"));
@@ -278,13 +229,13 @@ static void test_filesystem(void **state)
 static void test_netdev(void **state)
 {
     const char *root = *state;
-    put(root, "proc/net/dev",
-        "Inter-|   Receive                                                |  Transmit\n"
-        " face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets "
-        "errs drop fifo colls carrier compressed\n"
-        "    lo: 100 2 0 0 0 0 0 0 100 2 0 0 0 0 0 0\n"
-        "  eth0: 5000 40 1 2 3 4 5 6 7000 50 7 8 9 10 11 12\n");
-    put(root, "sys/class/net/eth0/statistics/rx_nohandler", "13\n");
+    put_file(root, "proc/net/dev",
+             "Inter-|   Receive                                                |  Transmit\n"
+             " face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets "
+             "errs drop fifo colls carrier compressed\n"
+             "    lo: 100 2 0 0 0 0 0 0 100 2 0 0 0 0 0 0\n"
+             "  eth0: 5000 40 1 2 3 4 5 6 7000 50 7 8 9 10 11 12\n");
+    put_file(root, "sys/class/net/eth0/statistics/rx_nohandler", "13\n");
     metric_set ms;
     metric_set_init(&ms);
     char err[256];
@@ -298,7 +249,7 @@ static void test_netdev(void **state)
     assert_meta(&ms, "node_network_transmit_carrier_total", METRIC_COUNTER,
                 "Network device statistic transmit_carrier.");
 
-    put(root, "proc/net/dev", "h1\nh2\n  eth0: 1 2 3\n");
+    put_file(root, "proc/net/dev", "h1\nh2\n  eth0: 1 2 3\n");
     metric_set_clear(&ms);
     assert_int_equal(collect_netdev(&ms, root, NULL, err, sizeof err), -1);
     assert_int_equal(ms.n, 0);
@@ -310,13 +261,13 @@ static void test_netdev(void **state)
 static void test_pressure(void **state)
 {
     const char *root = *state;
-    put(root, "proc/pressure/cpu",
-        "some avg10=1.00 avg60=2.00 avg300=3.00 total=2500000\n"
-        "full avg10=0.00 avg60=0.00 avg300=0.00 total=7\n");
-    put(root, "proc/pressure/io",
-        "some avg10=0 avg60=0 avg300=0 total=1000\nfull avg10=0 avg60=0 avg300=0 total=500\n");
-    put(root, "proc/pressure/memory",
-        "some avg10=0 avg60=0 avg300=0 total=0\nfull avg10=0 avg60=0 avg300=0 total=3\n");
+    put_file(root, "proc/pressure/cpu",
+             "some avg10=1.00 avg60=2.00 avg300=3.00 total=2500000\n"
+             "full avg10=0.00 avg60=0.00 avg300=0.00 total=7\n");
+    put_file(root, "proc/pressure/io",
+             "some avg10=0 avg60=0 avg300=0 total=1000\nfull avg10=0 avg60=0 avg300=0 total=500\n");
+    put_file(root, "proc/pressure/memory",
+             "some avg10=0 avg60=0 avg300=0 total=0\nfull avg10=0 avg60=0 avg300=0 total=3\n");
     metric_set ms;
     metric_set_init(&ms);
     char err[256];
@@ -328,7 +279,7 @@ static void test_pressure(void **state)
     assert_meta(&ms, "node_pressure_io_waiting_seconds_total", METRIC_COUNTER,
                 "Total time in seconds that processes have waited due to IO congestion");
 
-    put(root, "proc/pressure/io", "some avg10=0\n");
+    put_file(root, "proc/pressure/io", "some avg10=0\n");
     metric_set_clear(&ms);
     assert_int_equal(collect_pressure(&ms, root, NULL, err, sizeof err), -1);
     assert_non_null(strstr(err, "proc/pressure/io"));
@@ -341,24 +292,24 @@ static void test_pressure(void **state)
 static void test_time_and_uname(void **state)
 {
     const char *root = *state;
-    put(root, "sys/devices/system/clocksource/clocksource0/available_clocksource",
-        "tsc hpet acpi_pm \n");
-    put(root, "sys/devices/system/clocksource/clocksource0/current_clocksource", "tsc\n");
+    put_file(root, "sys/devices/system/clocksource/clocksource0/available_clocksource",
+             "tsc hpet acpi_pm \n");
+    put_file(root, "sys/devices/system/clocksource/clocksource0/current_clocksource", "tsc\n");
     metric_set ms;
     metric_set_init(&ms);
     char err[256];
     assert_int_equal(collect_time(&ms, root, NULL, err, sizeof err), 0);
     double now = VALUE(&ms, "node_time_seconds");
     assert_true(now > 1.6e9 && now < 4e9);
-    assert_int_equal(count(&ms, "node_time_clocksource_available_info"), 3);
-    assert_non_null(
-        find(&ms, "node_time_clocksource_current_info", "clocksource", "tsc", "device", "0", NULL));
-    assert_non_null(find(&ms, "node_time_zone_offset_seconds", NULL));
+    assert_int_equal(count_named(&ms, "node_time_clocksource_available_info"), 3);
+    assert_non_null(find_with(&ms, "node_time_clocksource_current_info", "clocksource", "tsc",
+                              "device", "0", NULL));
+    assert_non_null(find_with(&ms, "node_time_zone_offset_seconds", NULL));
     assert_meta(&ms, "node_time_seconds", METRIC_GAUGE,
                 "System time in seconds since epoch (1970).");
     metric_set_clear(&ms);
     assert_int_equal(collect_uname(&ms, root, NULL, err, sizeof err), 0);
-    const metric_sample *u = find(&ms, "node_uname_info", "sysname", "Linux", NULL);
+    const metric_sample *u = find_with(&ms, "node_uname_info", "sysname", "Linux", NULL);
     assert_non_null(u);
     assert_int_equal(u->labels.n, 7);
     metric_set_free(&ms);
@@ -369,13 +320,13 @@ static void test_time_and_uname(void **state)
 static void test_hwmon(void **state)
 {
     const char *root = *state;
-    put(root, "sys/devices/platform/coretemp.0/hwmon/hwmon3/name", "coretemp\n");
-    put(root, "sys/devices/platform/coretemp.0/hwmon/hwmon3/temp1_input", "45000\n");
-    put(root, "sys/devices/platform/coretemp.0/hwmon/hwmon3/temp1_crit", "100000\n");
-    put(root, "sys/devices/platform/coretemp.0/hwmon/hwmon3/temp1_label", "Package id 0\n");
-    put(root, "sys/devices/platform/coretemp.0/hwmon/hwmon3/temp2_input", "41500\n");
-    put(root, "sys/class/hwmon/hwmon1/name", "ACPI Thermal!\n"); /* no device link */
-    put(root, "sys/class/hwmon/hwmon1/temp1_input", "27800\n");
+    put_file(root, "sys/devices/platform/coretemp.0/hwmon/hwmon3/name", "coretemp\n");
+    put_file(root, "sys/devices/platform/coretemp.0/hwmon/hwmon3/temp1_input", "45000\n");
+    put_file(root, "sys/devices/platform/coretemp.0/hwmon/hwmon3/temp1_crit", "100000\n");
+    put_file(root, "sys/devices/platform/coretemp.0/hwmon/hwmon3/temp1_label", "Package id 0\n");
+    put_file(root, "sys/devices/platform/coretemp.0/hwmon/hwmon3/temp2_input", "41500\n");
+    put_file(root, "sys/class/hwmon/hwmon1/name", "ACPI Thermal!\n"); /* no device link */
+    put_file(root, "sys/class/hwmon/hwmon1/temp1_input", "27800\n");
     char link[600], target[512];
     snprintf(link, sizeof link, "%s/sys/class/hwmon/hwmon3", root);
     snprintf(target, sizeof target, "%s/sys/devices/platform/coretemp.0/hwmon/hwmon3", root);
@@ -392,10 +343,10 @@ static void test_hwmon(void **state)
     assert_true(VALUE(&ms, "node_hwmon_temp_celsius", "chip", "platform_coretemp_0", "sensor",
                       "temp2") == 41.5);
     assert_true(VALUE(&ms, "node_hwmon_temp_crit_celsius", "chip", "platform_coretemp_0") == 100);
-    assert_non_null(find(&ms, "node_hwmon_sensor_label", "chip", "platform_coretemp_0", "label",
-                         "Package id 0", "sensor", "temp1", NULL));
-    assert_non_null(find(&ms, "node_hwmon_chip_names", "chip", "platform_coretemp_0", "chip_name",
-                         "coretemp", NULL));
+    assert_non_null(find_with(&ms, "node_hwmon_sensor_label", "chip", "platform_coretemp_0",
+                              "label", "Package id 0", "sensor", "temp1", NULL));
+    assert_non_null(find_with(&ms, "node_hwmon_chip_names", "chip", "platform_coretemp_0",
+                              "chip_name", "coretemp", NULL));
     assert_true(VALUE(&ms, "node_hwmon_temp_celsius", "chip", "acpi_thermal") == 27.8);
     assert_meta(&ms, "node_hwmon_temp_celsius", METRIC_GAUGE,
                 "Hardware monitor for temperature (input)");
@@ -417,7 +368,7 @@ static void test_real_machine(void **state)
             fail_msg("collector %zu: %s", i, err);
     }
     assert_true(VALUE(&ms, "node_boot_time_seconds") > 1e9);
-    assert_non_null(find(&ms, "node_filesystem_size_bytes", "mountpoint", "/", NULL));
+    assert_non_null(find_with(&ms, "node_filesystem_size_bytes", "mountpoint", "/", NULL));
     if (access("/proc/pressure/cpu", R_OK) == 0) /* PSI: Linux 4.20+, when enabled */
         assert_int_equal(collect_pressure(&ms, "/", NULL, err, sizeof err), 0);
     metric_set_free(&ms);

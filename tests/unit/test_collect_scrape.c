@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "tests/unit/metric_asserts.h"
+
 #include "agent/collect/collect.h"
 #include "agent/config.h"
 
@@ -157,31 +159,6 @@ static int cleanup_curl(void **state)
 }
 
 /* ---- lookups ------------------------------------------------------------ */
-
-/* The sample named name with exactly the given label pairs (NULL-terminated). */
-static const metric_sample *find_sample(const metric_set *ms, const char *name, ...)
-{
-    for (size_t i = 0; i < ms->n; i++) {
-        const labelset *ls = &ms->samples[i].labels;
-        const char *got = labels_metric_name(ls);
-        if (got == NULL || strcmp(got, name) != 0)
-            continue;
-        va_list ap;
-        va_start(ap, name);
-        size_t npairs = 0;
-        bool match = true;
-        for (const char *k = va_arg(ap, const char *); k != NULL; k = va_arg(ap, const char *)) {
-            const char *v = va_arg(ap, const char *);
-            const char *have = labels_get(ls, k);
-            match = match && have != NULL && strcmp(have, v) == 0;
-            npairs++;
-        }
-        va_end(ap);
-        if (match && ls->n == npairs + 1)
-            return &ms->samples[i];
-    }
-    return NULL;
-}
 
 static const metric_sample *find_report(const metric_set *ms, const char *name)
 {
