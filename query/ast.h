@@ -90,6 +90,12 @@ struct promql_expr {
     int64_t offset_ms;
     promql_at_kind at;
     int64_t at_ms;
+    /* Set by the evaluator (engine.c): the offset with @ folded in, relative
+     * to the evaluation start, as Prometheus's setOffsetForAtModifier. */
+    int64_t eval_offset_ms;
+    /* Set by the evaluator: the node's value is the same at every step, so
+     * it is evaluated once and repeated (Prometheus's StepInvariantExpr). */
+    bool invariant;
 
     int64_t range_ms, step_ms; /* PN_MATRIX, PN_SUBQUERY (step 0: default) */
 
