@@ -35,6 +35,11 @@ static void label_samples(metric_set *ms, size_t from, const agent_config *cfg, 
     }
 }
 
+void agent_label(const agent_config *cfg, metric_set *ms, size_t from)
+{
+    label_samples(ms, from, cfg, now_ms(), true);
+}
+
 /* Where each host collector's switch lives in agent_config, by name. */
 static const struct {
     const char *name;

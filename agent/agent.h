@@ -38,6 +38,10 @@ typedef struct agent_config {
  * collector fared, as node_exporter does.
  */
 void agent_collect(const agent_config *cfg, metric_set *out);
+/* Label samples from index `from` on as agent_collect labels the host
+ * collectors' (instance, static labels, the time now); for the agent's own
+ * metrics, which would otherwise clash between agents. */
+void agent_label(const agent_config *cfg, metric_set *ms, size_t from);
 
 /* Parse "[JOB=]URL"; the job defaults to the URL's host:port. */
 int scrape_target_parse(const char *spec, scrape_target *t, char *err, size_t errlen);

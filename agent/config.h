@@ -38,7 +38,7 @@
 #define EMBER_AGENT_CONFIG_H
 
 #include "agent/collect/collect.h"
-#include "agent/relabel.h"
+#include "common/relabel.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -8,19 +8,20 @@
  * prints one collection as exposition text.
  */
 #include "agent/agent.h"
-#include "agent/config.h"
 #include "agent/collect/procfile.h"
+#include "agent/config.h"
+#include "agent/http.h"
 #include "agent/sender.h"
 #include "common/etime.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/options.h"
 #include "common/runtime.h"
-#include "common/procstats.h"
 #include "proto/wire.h"
 
 #include <nng/nng.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +34,9 @@ typedef struct settings {
     char *check_config;
     int64_t interval_ms;
     int64_t scrape_timeout_ms;
-    int64_t send_timeout_ms;
+    int64_t send_timeout_ms, sender_timeout_ms;
+    int64_t min_backoff_ms, max_backoff_ms;
+    char *http_listen;
     char *spool_dir;
     int64_t spool_max_bytes;
     char *spool_sync;
@@ -72,8 +75,16 @@ static const opt_spec specs[] = {
      "check this settings file (and the scrape config it names) and exit: 0 when valid", "FILE"},
     {"interval", OPT_DURATION, &cfg.interval_ms, "15s", "collection interval", "DUR"},
     {"scrape-timeout", OPT_DURATION, &cfg.scrape_timeout_ms, "10s", "timeout of one scrape", "DUR"},
-    {"send-timeout", OPT_DURATION, &cfg.send_timeout_ms, "10s",
-     "how long to wait for the aggregator's Ack", "DUR"},
+    {"sender.timeout", OPT_DURATION, &cfg.sender_timeout_ms, "10s",
+     "per-batch timeout: connecting, sending and the aggregator's Ack together", "DUR"},
+    {"send-timeout", OPT_DURATION, &cfg.send_timeout_ms, NULL,
+     "old name of --sender.timeout (wins when set)", "DUR"},
+    {"sender.min-backoff", OPT_DURATION, &cfg.min_backoff_ms, "100ms",
+     "shortest wait before resending after a failed attempt", "DUR"},
+    {"sender.max-backoff", OPT_DURATION, &cfg.max_backoff_ms, "5s",
+     "longest wait before resending (the wait doubles per failure, with full jitter)", "DUR"},
+    {"http-listen", OPT_STRING, &cfg.http_listen, NULL,
+     "serve the agent's own /metrics and /-/healthy here (default: off)", "HOST:PORT"},
     {"token", OPT_STRING, &cfg.token, NULL,
      "token sent to the aggregator in Hello (prefer --token-file: flags are visible in ps)",
      "TOKEN"},
@@ -161,51 +172,6 @@ static void on_hup(int sig)
 {
     (void)sig;
     reload = 1;
-}
-
-static void gauge(metric_set *ms, const char *name, const char *help, double v)
-{
-    metric_set_meta(ms, name, METRIC_GAUGE, help);
-    metric_set_addl(ms, name, v, NULL);
-}
-
-static void counter(metric_set *ms, const char *name, const char *help, double v)
-{
-    metric_set_meta(ms, name, METRIC_COUNTER, help);
-    metric_set_addl(ms, name, v, NULL);
-}
-
-static void self_metrics(sender *snd, int64_t collect_ms, metric_set *ms)
-{
-    sender_stats st;
-    sender_get_stats(snd, &st);
-    const char *b = "ember_agent_batches_total";
-    metric_set_meta(ms, b, METRIC_COUNTER, "Batches by delivery result.");
-    metric_set_addl(ms, b, (double)st.acked, "result", "acked", NULL);
-    metric_set_addl(ms, b, (double)st.rejected, "result", "rejected", NULL);
-    metric_set_addl(ms, b, (double)st.spool.dropped_records, "result", "dropped", NULL);
-    metric_set_addl(ms, b, (double)st.spool_errors, "result", "not_spooled", NULL);
-    counter(ms, "ember_agent_auth_rejected_total",
-            "Hellos the aggregator refused (invalid token); batches stay spooled.",
-            (double)st.auth_rejected);
-    counter(ms, "ember_agent_send_failures_total", "Failed attempts to deliver a batch.",
-            (double)st.failed_attempts);
-    gauge(ms, "ember_agent_spool_bytes", "Bytes of the spool on disk.", (double)st.spool.bytes);
-    gauge(ms, "ember_agent_spool_pending_batches", "Batches waiting for the aggregator's Ack.",
-          (double)st.spool.pending);
-    gauge(ms, "ember_agent_spool_oldest_pending_age_seconds",
-          "Age of the oldest batch waiting for the aggregator.",
-          st.spool.oldest_pending_ms ? (double)(now_ms() - st.spool.oldest_pending_ms) / 1000.0
-                                     : 0.0);
-    counter(ms, "ember_agent_spool_dropped_samples_total",
-            "Samples dropped because the spool was full (oldest first).",
-            (double)st.spool.dropped_samples);
-    counter(ms, "ember_agent_spool_corrupt_records_total",
-            "Spool records skipped because they were torn or failed their checksum.",
-            (double)st.spool.corrupt_records);
-    gauge(ms, "ember_agent_collect_duration_seconds", "Duration of the previous collection round.",
-          (double)collect_ms / 1000.0);
-    procstats_collect(ms);
 }
 
 static void sleep_until(int64_t deadline)
@@ -344,7 +310,10 @@ static int open_sender(const agent_config *ac, spool *sp, sender **snd, char *er
     char *token = load_token(err, errlen);
     if (err[0])
         return -1;
-    sender_options o = {.timeout_ms = cfg.send_timeout_ms,
+    sender_options o = {.timeout_ms =
+                            cfg.send_timeout_ms ? cfg.send_timeout_ms : cfg.sender_timeout_ms,
+                        .min_backoff_ms = cfg.min_backoff_ms,
+                        .max_backoff_ms = cfg.max_backoff_ms,
                         .token = token,
                         .tls_ca = cfg.tls_ca,
                         .tls_cert = cfg.tls_cert,
@@ -352,36 +321,106 @@ static int open_sender(const agent_config *ac, spool *sp, sender **snd, char *er
                         .tls_server_name = cfg.tls_server_name};
     int rc = sender_open(cfg.aggregator, ac->agent_id, ac->static_labels, &o, sp, snd, err, errlen);
     free(token);
+    if (rc == 0 && sender_start(*snd, err, errlen) != 0) {
+        sender_close(*snd);
+        return -1;
+    }
     return rc;
 }
 
-static int run_loop(agent_config *ac, scrape_config *sc)
-{
-    char err[512], q[600];
+/* What delivery needs: the next seq, the spool, the sender and, with
+ * --http-listen, the server of the agent's own metrics. */
+typedef struct delivery {
     uint64_t seq;
     spool *sp;
-    if (seq_load(cfg.data_dir, &seq, err, sizeof err) != 0 || open_spool(&sp, err, sizeof err)) {
-        log_error("cannot load state", "err=%s", log_quote(q, sizeof q, err));
-        return 1;
-    }
+    agent_self self;
+    agent_http *http;
+    bool seq_failing; /* the seq file could not be written last time */
+} delivery;
+
+static int start_delivery(const agent_config *ac, delivery *d, char *err, size_t errlen)
+{
+    memset(d, 0, sizeof *d);
+    if (seq_load(cfg.data_dir, &d->seq, err, errlen) != 0 || open_spool(&d->sp, err, errlen))
+        return -1;
     spool_stats sst;
-    spool_get_stats(sp, &sst);
-    if (seq <= sst.last_seq) /* never reuse a seq the spool already holds */
-        seq = sst.last_seq + 1;
-    sender *snd;
-    if (open_sender(ac, sp, &snd, err, sizeof err) != 0) {
-        log_error("cannot start sender", "err=%s", log_quote(q, sizeof q, err));
-        spool_close(sp);
-        return 1;
+    spool_get_stats(d->sp, &sst);
+    if (d->seq <= sst.last_seq) /* never reuse a seq the spool already holds */
+        d->seq = sst.last_seq + 1;
+    if (open_sender(ac, d->sp, &d->self.snd, err, errlen) != 0) {
+        spool_close(d->sp);
+        return -1;
+    }
+    if (cfg.http_listen && agent_http_start(cfg.http_listen, &d->self, &d->http, err, errlen)) {
+        sender_close(d->self.snd);
+        spool_close(d->sp);
+        return -1;
     }
     if (sst.pending)
         log_info("resuming from spool", "pending=%llu acked_seq=%llu corrupt=%llu",
                  (unsigned long long)sst.pending, (unsigned long long)sst.acked_seq,
                  (unsigned long long)sst.corrupt_records);
-    log_info("agent started", "agent_id=%s aggregator=%s interval_ms=%lld targets=%zu",
-             ac->agent_id, cfg.aggregator, (long long)cfg.interval_ms, ac->ntargets);
-    int64_t collect_ms = 0;
-    int rc = 0;
+    return 0;
+}
+
+static void stop_delivery(delivery *d)
+{
+    agent_http_stop(d->http);
+    sender_close(d->self.snd);
+    spool_close(d->sp);
+}
+
+/*
+ * Persist the next seq before using this one.  When that fails (a full
+ * disk) the batch still goes to the spool: a restart takes the seq after
+ * the spool's newest, so no seq is ever reused; collection goes on.
+ */
+static void persist_seq(delivery *d)
+{
+    char err[512], q[600];
+    bool ok = seq_store(cfg.data_dir, d->seq + 1, err, sizeof err) == 0;
+    if (!ok)
+        log_at(d->seq_failing ? LOG_DEBUG : LOG_ERROR, "cannot persist batch seq", "err=%s",
+               log_quote(q, sizeof q, err));
+    else if (d->seq_failing)
+        log_info("batch seq persisted again", "seq=%llu", (unsigned long long)d->seq);
+    d->seq_failing = !ok;
+}
+
+/* One round: collect, label, spool; the sending thread does the rest. */
+static void collect_round(agent_config *ac, delivery *d, metric_set *ended)
+{
+    int64_t start = mono_ms();
+    metric_set ms;
+    metric_set_init(&ms);
+    metric_set_move(&ms, ended);
+    agent_collect(ac, &ms);
+    size_t own = ms.n;
+    agent_self_metrics(&d->self, &ms);
+    agent_label(ac, &ms, own);
+    atomic_store(&d->self.collect_ms, mono_ms() - start);
+    atomic_fetch_add(&d->self.collected, 1);
+    persist_seq(d);
+    ebuf msg;
+    ebuf_init(&msg);
+    wire_encode_batch(&msg, ac->agent_id, d->seq, &ms, now_ms());
+    log_debug("batch", "seq=%llu samples=%zu bytes=%zu", (unsigned long long)d->seq, ms.n, msg.len);
+    sender_enqueue(d->self.snd, &msg, d->seq++, (uint32_t)ms.n);
+    ebuf_free(&msg);
+    metric_set_free(&ms);
+}
+
+static int run_loop(agent_config *ac, scrape_config *sc)
+{
+    char err[512], q[600];
+    delivery d;
+    if (start_delivery(ac, &d, err, sizeof err) != 0) {
+        log_error("cannot start delivery", "err=%s", log_quote(q, sizeof q, err));
+        return 1;
+    }
+    log_info("agent started", "agent_id=%s aggregator=%s interval_ms=%lld targets=%zu http=%s",
+             ac->agent_id, cfg.aggregator, (long long)cfg.interval_ms, ac->ntargets,
+             d.http ? cfg.http_listen : "off");
     metric_set ended; /* staleness markers of targets a reload removed */
     metric_set_init(&ended);
     for (int64_t next = mono_ms(); !stopping; next += cfg.interval_ms) {
@@ -389,39 +428,15 @@ static int run_loop(agent_config *ac, scrape_config *sc)
             reload = 0;
             reload_targets(sc, ac, &ended);
         }
-        int64_t start = mono_ms();
-        metric_set ms;
-        metric_set_init(&ms);
-        metric_set_move(&ms, &ended);
-        agent_collect(ac, &ms);
-        self_metrics(snd, collect_ms, &ms);
-        collect_ms = mono_ms() - start;
-        if (seq_store(cfg.data_dir, seq + 1, err, sizeof err) != 0) {
-            log_error("cannot persist batch seq", "err=%s", log_quote(q, sizeof q, err));
-            metric_set_free(&ms);
-            rc = 1;
-            break;
-        }
-        ebuf msg;
-        ebuf_init(&msg);
-        wire_encode_batch(&msg, ac->agent_id, seq, &ms, now_ms());
-        log_debug("batch", "seq=%llu samples=%zu bytes=%zu", (unsigned long long)seq, ms.n,
-                  msg.len);
-        sender_enqueue(snd, &msg, seq++, (uint32_t)ms.n);
-        ebuf_free(&msg);
-        metric_set_free(&ms);
-        size_t left = sender_flush(snd);
-        if (left)
-            log_warn("aggregator unreachable, batches spooled", "pending=%zu", left);
+        collect_round(ac, &d, &ended);
         if (mono_ms() > next + cfg.interval_ms)
             next = mono_ms() - cfg.interval_ms; /* fell behind: do not burst */
         sleep_until(next + cfg.interval_ms);
     }
     metric_set_free(&ended);
-    sender_close(snd);
-    spool_close(sp);
+    stop_delivery(&d);
     log_info("agent stopped", "signal=%d", (int)stopping);
-    return rc;
+    return 0;
 }
 
 static int print_once(const agent_config *ac)
@@ -518,13 +533,27 @@ static int run(const host_filters *filters)
     return rc;
 }
 
+/* The timing settings: positive, and the backoff's bounds in order. */
+static int check_timing(char *err, size_t errlen)
+{
+    if (cfg.interval_ms <= 0)
+        return snprintf(err, errlen, "--interval must be positive"), -1;
+    if (cfg.sender_timeout_ms <= 0)
+        return snprintf(err, errlen, "--sender.timeout must be positive"), -1;
+    if (cfg.min_backoff_ms <= 0 || cfg.max_backoff_ms < cfg.min_backoff_ms)
+        return snprintf(err, errlen,
+                        "--sender.min-backoff must be positive and at most --sender.max-backoff"),
+               -1;
+    return 0;
+}
+
 /* The settings that only fail at start, checked without starting. */
 static int check_settings(char *err, size_t errlen)
 {
     spool_sync sync;
     spool_full full;
-    if (cfg.interval_ms <= 0)
-        return snprintf(err, errlen, "interval must be positive"), -1;
+    if (check_timing(err, errlen) != 0)
+        return -1;
     if (!spool_sync_parse(cfg.spool_sync, &sync))
         return snprintf(err, errlen, "spool.sync: \"%s\" is not always, interval or never",
                         cfg.spool_sync),
@@ -575,8 +604,8 @@ int main(int argc, char **argv)
     if (rc != RUNTIME_CONTINUE)
         return rc;
     char err[512];
-    if (cfg.interval_ms <= 0) {
-        fprintf(stderr, "ember-agent: --interval must be positive\n");
+    if (check_timing(err, sizeof err) != 0) {
+        fprintf(stderr, "ember-agent: %s\n", err);
         opts_free(specs, NSPECS);
         return 2;
     }

@@ -57,7 +57,9 @@ struct ingest {
     size_t npipes, pipes_cap;
     ingest_agent *agents;
     size_t nagents, agents_cap;
-    strmap agent_index; /* agent_id → index in agents */
+    strmap agent_index;      /* agent_id → index in agents */
+    struct ref_cache **refc; /* by index in agents, made on first batch */
+    size_t nrefc;
     atomic_uint_fast64_t batches_ok, batches_duplicate, batches_rejected, batches_failed, hellos,
         samples, samples_rejected, bytes;
     atomic_uint_fast64_t rejected_by[INGEST_REJ_COUNT];
@@ -369,19 +371,123 @@ static void agent_batch_done(ingest *in, const Ember__Batch *b, uint64_t applied
     pthread_mutex_unlock(&in->mu);
 }
 
+/* The batch's metric metadata (Ember's MetricType numbers are metric_type's);
+ * the store writes only records that changed. */
+static void store_metadata(ingest *in, const Ember__Batch *b)
+{
+    tsdb_metadata *v = em_malloc((b->n_metadata ? b->n_metadata : 1) * sizeof *v);
+    for (size_t i = 0; i < b->n_metadata; i++) {
+        const Ember__Metadata *m = b->metadata[i];
+        v[i] =
+            (tsdb_metadata){b->symbols[m->family_ref], tsdb_metadata_type_of((metric_type)m->type),
+                            b->symbols[m->help_ref], b->symbols[m->unit_ref]};
+    }
+    char err[256], q[300];
+    if (tsdb_metadata_update(in->db, v, b->n_metadata, err, sizeof err) != 0)
+        log_error("metadata write failed", "agent=%s err=%s", b->agent_id,
+                  log_quote(q, sizeof q, err));
+    free(v);
+}
+
+/* ---- series references ----
+ * An agent sends the same series batch after batch.  Each agent's cache
+ * maps a series' label pairs, as its batches spell them, to the store's
+ * reference (tsdb_append_ref): after the first batches a series costs one
+ * hash lookup, and neither a label set nor the store's key is built.  The
+ * batches of one agent take turns on its cache. */
+#define REF_CACHE_MAX (1u << 20) /* series of one agent before its cache starts over */
+
+typedef struct ref_cache {
+    pthread_mutex_t mu;
+    strmap ids; /* name\0value\0... → index in refs */
+    tsdb_ref *refs;
+    size_t n, cap;
+} ref_cache;
+
+static ref_cache *ref_cache_of(ingest *in, const char *agent_id)
+{
+    pthread_mutex_lock(&in->mu);
+    size_t i = (size_t)(agent_get(in, agent_id) - in->agents);
+    if (i >= in->nrefc) {
+        in->refc = em_realloc(in->refc, (i + 1) * sizeof *in->refc);
+        memset(in->refc + in->nrefc, 0, (i + 1 - in->nrefc) * sizeof *in->refc);
+        in->nrefc = i + 1;
+    }
+    if (!in->refc[i]) {
+        in->refc[i] = em_calloc(1, sizeof(ref_cache));
+        pthread_mutex_init(&in->refc[i]->mu, NULL);
+        strmap_init(&in->refc[i]->ids);
+    }
+    ref_cache *rc = in->refc[i];
+    pthread_mutex_unlock(&in->mu);
+    return rc;
+}
+
+static void ref_caches_free(ingest *in)
+{
+    for (size_t i = 0; i < in->nrefc; i++) {
+        if (!in->refc[i])
+            continue;
+        strmap_free(&in->refc[i]->ids);
+        free(in->refc[i]->refs);
+        pthread_mutex_destroy(&in->refc[i]->mu);
+        free(in->refc[i]);
+    }
+    free(in->refc);
+}
+
+/* The reference slot of series i (zeroed when new); valid until the next call. */
+static tsdb_ref *ref_slot(ref_cache *rc, const Ember__Batch *b, size_t i, ebuf *key)
+{
+    const Ember__Series *s = b->series[i];
+    ebuf_reset(key);
+    for (size_t k = 0; k < s->n_label_refs; k++) /* refs were checked by wire_decode */
+        ebuf_append(key, b->symbols[s->label_refs[k]], strlen(b->symbols[s->label_refs[k]]) + 1);
+    uint64_t idx;
+    if (strmap_get(&rc->ids, key->data, key->len, &idx))
+        return &rc->refs[idx];
+    if (rc->n >= REF_CACHE_MAX) {
+        strmap_free(&rc->ids);
+        strmap_init(&rc->ids);
+        rc->n = 0;
+    }
+    EM_GROW(rc->refs, rc->cap, rc->n + 1);
+    rc->refs[rc->n] = (tsdb_ref){0};
+    strmap_put(&rc->ids, key->data, key->len, rc->n);
+    return &rc->refs[rc->n++];
+}
+
+/* Stage series i's samples, by reference when the cache has a live one. */
+static void append_series(tsdb_appender *app, const Ember__Batch *b, size_t i, tsdb_ref *ref,
+                          labelset *ls)
+{
+    bool have_ls = false;
+    for (size_t k = 0; k < b->series[i]->n_samples; k++) {
+        const Ember__Sample *s = b->series[i]->samples[k];
+        if (tsdb_append_ref(app, ref, NULL, s->timestamp_ms, s->value) != TSDB_STALE_REF)
+            continue;
+        if (!have_ls) {
+            labels_clear(ls);
+            wire_series_labels(b, i, ls);
+            have_ls = true;
+        }
+        tsdb_append_ref(app, ref, ls, s->timestamp_ms, s->value);
+    }
+}
+
 static void handle_batch(ingest *in, const Ember__Batch *b, ebuf *out)
 {
     tsdb_appender *app = tsdb_appender_new(in->db);
     labelset ls;
     labels_init(&ls);
-    for (size_t i = 0; i < b->n_series; i++) {
-        labels_clear(&ls);
-        wire_series_labels(b, i, &ls);
-        for (size_t k = 0; k < b->series[i]->n_samples; k++) {
-            const Ember__Sample *s = b->series[i]->samples[k];
-            tsdb_append(app, &ls, s->timestamp_ms, s->value);
-        }
-    }
+    ebuf key;
+    ebuf_init(&key);
+    ref_cache *rc = ref_cache_of(in, b->agent_id);
+    pthread_mutex_lock(&rc->mu);
+    for (size_t i = 0; i < b->n_series; i++)
+        append_series(app, b, i, ref_slot(rc, b, i, &key), &ls);
+    pthread_mutex_unlock(&rc->mu);
+    ebuf_free(&key);
     labels_free(&ls);
     tsdb_commit_result res;
     char err[256], q[300];
@@ -394,6 +500,7 @@ static void handle_batch(ingest *in, const Ember__Batch *b, ebuf *out)
         return;
     }
     agent_batch_done(in, b, res.applied, false);
+    store_metadata(in, b);
     if (res.duplicate) {
         atomic_fetch_add(&in->batches_duplicate, 1);
         log_debug("duplicate batch acknowledged", "agent=%s seq=%llu", b->agent_id,
@@ -484,8 +591,11 @@ static int listen_on(ingest *in, const char *url, char *err, size_t errlen)
     return 0;
 }
 
+static void ref_caches_free(ingest *in);
+
 static void free_ingest(ingest *in)
 {
+    ref_caches_free(in);
     free(in->workers);
     free(in->tokens);
     free(in->pipes);

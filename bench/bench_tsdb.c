@@ -5,7 +5,10 @@
  * ARCHITECTURE.md (gauges as random walks, the ECC counter) and a 10-bucket
  * request latency histogram per node; labels as in the map (instance,
  * gpu_id, gpu_model, gpu_uuid, cluster); a 15 s interval over HOURS hours
- * ending now.  One commit per node and interval, as an agent's batch.
+ * ending now.  Ingest as promtool's `tsdb bench write` does it: the series
+ * in shards of --batch (1000) series, one appender and commit per shard and
+ * scrape, each series appended by the reference (tsdb_ref) its first
+ * appends returned, --threads shards at once.
  * Figures: ingest samples/s (append path, unsynced), head memory per active
  * series (heap growth minus RocksDB memtables, with every head chunk
  * holding samples), bytes per sample on disk after compaction (SST files,
@@ -14,13 +17,14 @@
  * `promtool tsdb create-blocks-from openmetrics` (bench/tsdb_vs_prometheus.sh).
  *
  * --series-json FILE writes the label sets for `promtool tsdb bench write`.
- * --threads N commits the nodes' batches from N threads at once (as the
- * aggregator's ingest workers do; promtool's bench appends from parallel
- * goroutines too).  The ingest time counts appends and commits only, not
- * the generation of the values.
+ * --threads N commits shards from N threads at once (as the aggregator's
+ * ingest workers do; promtool's bench runs its shards as parallel
+ * goroutines on every core).  --no-refs appends by labels every time (the
+ * lookup cost of a caller without a reference cache).  The ingest time
+ * counts appends and commits only, not the generation of the values.
  *
- * Usage: bench_tsdb [--nodes N] [--hours H] [--threads N] [--openmetrics FILE]
- *                   [--series-json FILE]
+ * Usage: bench_tsdb [--nodes N] [--hours H] [--threads N] [--batch N]
+ *                   [--no-refs 1] [--openmetrics FILE] [--series-json FILE]
  */
 #include "aggregator/tsdb/tsdb.h"
 #include "common/etime.h"
@@ -49,13 +53,19 @@ typedef struct series_def {
     labelset ls;
     double v;
     int kind; /* 0 gauge walk, 1 counter, 2 bucket, 3 sum, 4 count */
+    tsdb_ref ref;
 } series_def;
+
+static double clock_s(clockid_t c)
+{
+    struct timespec ts;
+    clock_gettime(c, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
 
 static double now_s(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+    return clock_s(CLOCK_MONOTONIC);
 }
 
 /* Heap in use, counting chunks malloc took straight from mmap. */
@@ -155,43 +165,53 @@ static void write_series_json(const char *path, const series_def *s, size_t n)
 typedef struct worker {
     tsdb *db;
     series_def *s;
-    int nodes, tid, threads;
-    int64_t t;
+    const double *vals; /* [scrape][series], generated beforehand */
+    size_t nseries, batch;
+    int tid, threads;
+    bool refs;
+    int64_t t0, k0, k1; /* scrapes k0 .. k1-1 at t0 + k * INTERVAL_MS */
     uint64_t samples;
     int failed;
 } worker;
 
-/* One scrape of this thread's nodes: one commit per node, as an agent's batch. */
-static void *ingest_nodes(void *arg)
+/* This thread's shards, scrape after scrape (no barrier between threads, as
+ * promtool's shard goroutines): one appender and commit per shard and scrape. */
+static void *ingest_shards(void *arg)
 {
     worker *w = arg;
     char err[256];
-    for (int n = w->tid; n < w->nodes; n += w->threads) {
-        series_def *base = &w->s[(size_t)n * SERIES_PER_NODE];
-        tsdb_appender *a = tsdb_appender_new(w->db);
-        for (int j = 0; j < SERIES_PER_NODE; j++)
-            tsdb_append(a, &base[j].ls, w->t, base[j].v);
-        tsdb_commit_result r;
-        if (tsdb_commit(a, NULL, 0, &r, err, sizeof err) != 0) {
-            fprintf(stderr, "%s\n", err);
-            w->failed = 1;
-            return NULL;
+    for (int64_t k = w->k0; k < w->k1; k++) {
+        const double *v = w->vals + (size_t)k * w->nseries;
+        int64_t t = w->t0 + k * INTERVAL_MS;
+        for (size_t lo = (size_t)w->tid * w->batch; lo < w->nseries;
+             lo += w->batch * (size_t)w->threads) {
+            size_t hi = lo + w->batch < w->nseries ? lo + w->batch : w->nseries;
+            tsdb_appender *a = tsdb_appender_new(w->db);
+            for (size_t j = lo; j < hi; j++)
+                tsdb_append_ref(a, w->refs ? &w->s[j].ref : NULL, &w->s[j].ls, t, v[j]);
+            tsdb_commit_result r;
+            if (tsdb_commit(a, NULL, 0, &r, err, sizeof err) != 0) {
+                fprintf(stderr, "%s\n", err);
+                w->failed = 1;
+                return NULL;
+            }
+            w->samples += r.applied;
         }
-        w->samples += r.applied;
     }
     return NULL;
 }
 
-/* Ingest one scrape of every node from nthreads threads; false on failure. */
-static bool ingest_scrape(worker *w, int nthreads, int64_t t)
+/* Scrapes k0 .. k1-1 from every thread; seconds taken, < 0 on failure. */
+static double ingest_scrapes(worker *w, int nthreads, int64_t k0, int64_t k1)
 {
     pthread_t th[64];
+    double c0 = now_s();
     for (int i = 0; i < nthreads; i++) {
-        w[i].t = t;
+        w[i].k0 = k0, w[i].k1 = k1;
         if (nthreads > 1)
-            pthread_create(&th[i], NULL, ingest_nodes, &w[i]);
+            pthread_create(&th[i], NULL, ingest_shards, &w[i]);
         else
-            ingest_nodes(&w[i]);
+            ingest_shards(&w[i]);
     }
     bool ok = true;
     for (int i = 0; i < nthreads; i++) {
@@ -199,12 +219,32 @@ static bool ingest_scrape(worker *w, int nthreads, int64_t t)
             pthread_join(th[i], NULL);
         ok = ok && !w[i].failed;
     }
-    return ok;
+    return ok ? now_s() - c0 : -1;
+}
+
+/* Every scrape's values (random walks, counters), written as OpenMetrics too. */
+static double *generate(series_def *s, size_t nseries, int64_t steps, int64_t t0, FILE *omf)
+{
+    double *vals = malloc((size_t)steps * nseries * sizeof(double));
+    srand(1);
+    for (int64_t k = 0; k < steps; k++)
+        for (size_t j = 0; j < nseries; j++) {
+            step(&s[j], (int)(j % SERIES_PER_NODE) - GPUS * NGPU_METRICS);
+            vals[(size_t)k * nseries + j] = s[j].v;
+            if (omf)
+                write_openmetrics(omf, &s[j], t0 + k * INTERVAL_MS);
+        }
+    if (omf) {
+        fprintf(omf, "# EOF\n");
+        fclose(omf);
+    }
+    return vals;
 }
 
 int main(int argc, char **argv)
 {
-    int nodes = 100, hours = 2, nthreads = 1;
+    int nodes = 100, hours = 2, nthreads = 1, batch = 1000;
+    bool refs = true;
     const char *om = NULL, *sj = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--nodes"))
@@ -213,6 +253,10 @@ int main(int argc, char **argv)
             hours = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--threads"))
             nthreads = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--batch"))
+            batch = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--no-refs"))
+            refs = !atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--openmetrics"))
             om = argv[i + 1];
         else if (!strcmp(argv[i], "--series-json"))
@@ -220,6 +264,8 @@ int main(int argc, char **argv)
     }
     if (nthreads < 1 || nthreads > 64)
         nthreads = 1;
+    if (batch < 1)
+        batch = 1000;
     size_t nseries = (size_t)nodes * SERIES_PER_NODE;
     series_def *s = calloc(nseries, sizeof *s);
     build_series(s, nodes);
@@ -234,48 +280,46 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err);
         return 1;
     }
-    FILE *omf = om ? fopen(om, "w") : NULL;
     int64_t steps = (int64_t)hours * 3600 * 1000 / INTERVAL_MS;
     int64_t t0 = (now_ms() - hours * 3600LL * 1000) / INTERVAL_MS * INTERVAL_MS;
-    srand(1);
+    double *vals = generate(s, nseries, steps, t0, om ? fopen(om, "w") : NULL);
     size_t heap0 = heap_bytes();
-    double head_mem_per_series = 0, ingest_s = 0;
     uint64_t samples = 0;
     worker w[64];
     for (int i = 0; i < nthreads; i++)
-        w[i] = (worker){.db = db, .s = s, .nodes = nodes, .tid = i, .threads = nthreads};
-    for (int64_t k = 0; k < steps; k++) {
-        int64_t t = t0 + k * INTERVAL_MS;
-        for (int n = 0; n < nodes; n++) {
-            series_def *base = &s[(size_t)n * SERIES_PER_NODE];
-            for (int j = 0; j < SERIES_PER_NODE; j++) {
-                step(&base[j], j - GPUS * NGPU_METRICS);
-                if (omf)
-                    write_openmetrics(omf, &base[j], t);
-            }
-        }
-        double c0 = now_s();
-        if (!ingest_scrape(w, nthreads, t))
-            return 1;
-        ingest_s += now_s() - c0;
-        if (k == HEAD_MEM_STEP) { /* every series created, heads half full */
-            tsdb_stats st;
-            tsdb_get_stats(db, &st);
-            double heap = (double)(heap_bytes() - heap0) - (double)st.memtable_bytes;
-            head_mem_per_series = heap / (double)nseries;
-        }
-    }
-    if (omf) {
-        fprintf(omf, "# EOF\n");
-        fclose(omf);
-    }
+        w[i] = (worker){.db = db,
+                        .s = s,
+                        .vals = vals,
+                        .nseries = nseries,
+                        .batch = (size_t)batch,
+                        .tid = i,
+                        .threads = nthreads,
+                        .refs = refs,
+                        .t0 = t0};
+    /* first the scrapes that create every series and half fill the heads */
+    int64_t half = steps < HEAD_MEM_STEP + 1 ? steps : HEAD_MEM_STEP + 1;
+    double cpu0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+    double s1 = ingest_scrapes(w, nthreads, 0, half);
+    double cpu1 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+    tsdb_stats st;
+    tsdb_get_stats(db, &st);
+    double heap = (double)(heap_bytes() - heap0) - (double)st.memtable_bytes;
+    double head_mem_per_series = heap / (double)nseries;
+    double cpu2 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+    double s2 = ingest_scrapes(w, nthreads, half, steps);
+    double cpu = clock_s(CLOCK_PROCESS_CPUTIME_ID) - cpu2 + cpu1 - cpu0;
+    if (s1 < 0 || s2 < 0)
+        return 1;
+    double ingest_s = s1 + s2;
     for (int i = 0; i < nthreads; i++)
         samples += w[i].samples;
-    printf(
-        "ingest: %llu samples, %zu series, %.0f samples/s (%d threads, %d-sample commit per node "
-        "and scrape, %s)\n",
-        (unsigned long long)samples, nseries, samples / ingest_s, nthreads, SERIES_PER_NODE,
-        o.sync ? "synced" : "unsynced");
+    printf("ingest: %llu samples, %zu series, %.0f samples/s (%d threads, %d series per commit, "
+           "appends by %s, %s)\n",
+           (unsigned long long)samples, nseries, samples / ingest_s, nthreads, batch,
+           refs ? "reference" : "labels", o.sync ? "synced" : "unsynced");
+    /* CPU time (every thread, RocksDB's flushes included) is steadier than
+     * the wall clock on a shared machine */
+    printf("ingest cpu: %.3f s, %.0f samples per cpu second\n", cpu, samples / cpu);
     printf("head memory per active series: %.0f bytes (after %d samples each)\n",
            head_mem_per_series, HEAD_MEM_STEP + 1);
     if (tsdb_truncate_log(db, now_ms() + 48 * 3600 * 1000LL, err, sizeof err) != 0 ||
@@ -283,7 +327,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err);
         return 1;
     }
-    tsdb_stats st;
     tsdb_get_stats(db, &st);
     printf("disk after compaction: %llu bytes, %.3f bytes/sample\n",
            (unsigned long long)st.disk_bytes, (double)st.disk_bytes / (double)samples);
@@ -306,5 +349,6 @@ int main(int argc, char **argv)
     matcher_free(&m);
     tsdb_close(db);
     fs_rmtree(dir);
+    free(vals);
     return 0;
 }

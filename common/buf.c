@@ -115,3 +115,14 @@ char *ebuf_steal(ebuf *b, size_t *len)
     b->len = b->cap = 0;
     return d;
 }
+
+void ebuf_put_u64(ebuf *b, uint64_t v)
+{
+    char tmp[20];
+    size_t i = sizeof tmp;
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    ebuf_append(b, tmp + i, sizeof tmp - i);
+}

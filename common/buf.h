@@ -29,6 +29,8 @@ void ebuf_vprintf(ebuf *b, const char *fmt, va_list ap);
 /* Big-endian fixed-width integers, for sortable RocksDB keys. */
 void ebuf_put_be64(ebuf *b, uint64_t v);
 void ebuf_put_be32(ebuf *b, uint32_t v);
+/* v in decimal, without printf (hot in big query answers). */
+void ebuf_put_u64(ebuf *b, uint64_t v);
 /* Hand the bytes to the caller (who frees them) and reset the buffer. */
 char *ebuf_steal(ebuf *b, size_t *len);
 

@@ -23,6 +23,7 @@
 #include "common/config_yaml.h"
 
 #include "common/buf.h"
+#include "common/fsutil.h"
 #include "common/log.h"
 #include "common/mem.h"
 
@@ -95,6 +96,7 @@ static const char *kind_expects(opt_kind k)
     case OPT_LABELS: return "a map of label names to values";
     case OPT_DIR: return "a directory path";
     case OPT_FILE: return "a file path";
+    case OPT_SECTION: return "a section";
     }
     return "a value";
 }
@@ -235,6 +237,10 @@ static bool load_setting(yaml_walk *w, size_t idx, const char *path, yaml_node_t
     switch (s->kind) {
     case OPT_STRLIST: return load_strlist(w, s, path, v);
     case OPT_LABELS: return load_labels(w, s, path, v);
+    case OPT_SECTION: /* its owner reads the file again */
+        free(*(char **)s->target);
+        *(char **)s->target = em_strdup(w->name);
+        return true;
     default: return load_scalar(w, s, path, v);
     }
 }
@@ -413,38 +419,12 @@ int config_yaml_load_buffer(const opt_spec *specs, size_t nspecs, opt_slot *slot
     return ok ? OPTS_OK : OPTS_ERROR;
 }
 
-/* The whole file into out; 0 or an errno. */
-static int read_file(const char *path, ebuf *out)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errno;
-    int rc = 0;
-    char chunk[65536];
-    for (;;) {
-        ssize_t n = read(fd, chunk, sizeof chunk);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            rc = n < 0 ? errno : 0;
-            break;
-        }
-        if (out->len + (size_t)n > CONFIG_MAX_BYTES) {
-            rc = EFBIG;
-            break;
-        }
-        ebuf_append(out, chunk, (size_t)n);
-    }
-    close(fd);
-    return rc;
-}
-
 int config_yaml_load_file(const opt_spec *specs, size_t nspecs, opt_slot *slots, const char *path,
                           char *err, size_t errlen)
 {
     ebuf b;
     ebuf_init(&b);
-    int rc = read_file(path, &b);
+    int rc = fs_read_file(path, &b, CONFIG_MAX_BYTES);
     if (rc != 0) {
         err_set(err, errlen, "cannot read %s: %s", path, strerror(rc));
         ebuf_free(&b);

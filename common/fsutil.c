@@ -1,15 +1,17 @@
-/* fsutil.c — mkdir -p, rm -rf, temp dirs (see fsutil.h). */
+/* fsutil.c — mkdir -p, rm -rf, temp dirs, whole files (see fsutil.h). */
 #define _XOPEN_SOURCE 700
 #include "common/fsutil.h"
 
 #include "common/mem.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* One step of mkdir -p; 0 or an errno. */
 static int mkdir_one(const char *path)
@@ -66,4 +68,29 @@ int fs_mkdtemp(char *buf, size_t len, const char *prefix)
     const char *base = getenv("TMPDIR");
     snprintf(buf, len, "%s/%s.XXXXXX", base && base[0] ? base : "/tmp", prefix);
     return mkdtemp(buf) ? 0 : -1;
+}
+
+int fs_read_file(const char *path, ebuf *out, size_t max)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno;
+    int rc = 0;
+    char chunk[65536];
+    for (;;) {
+        ssize_t n = read(fd, chunk, sizeof chunk);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            rc = n < 0 ? errno : 0;
+            break;
+        }
+        if (out->len + (size_t)n > max) {
+            rc = EFBIG;
+            break;
+        }
+        ebuf_append(out, chunk, (size_t)n);
+    }
+    close(fd);
+    return rc;
 }

@@ -1,9 +1,11 @@
 /*
  * fsutil.h — small filesystem helpers: mkdir -p, rm -rf, temporary
- * directories.
+ * directories, reading a whole (small) file.
  */
 #ifndef EMBER_COMMON_FSUTIL_H
 #define EMBER_COMMON_FSUTIL_H
+
+#include "common/buf.h"
 
 #include <stddef.h>
 
@@ -13,5 +15,7 @@ int fs_mkdir_p(const char *path);
 int fs_rmtree(const char *path);
 /* mkdtemp under $TMPDIR (or /tmp) with the given prefix; buf >= 256. */
 int fs_mkdtemp(char *buf, size_t len, const char *prefix);
+/* Append the whole file to out; 0, or an errno (EFBIG past max bytes). */
+int fs_read_file(const char *path, ebuf *out, size_t max);
 
 #endif

@@ -12,15 +12,20 @@
  * chunk of body, then a final time with no body.  We answer on that final
  * call, never the first: answering early makes MHD close the connection
  * after every reply (see DEPENDENCIES.md), which costs keep-alive and most
- * of the throughput.
+ * of the throughput.  The guards (auth hook, 413 from Content-Length) are
+ * the exception: they answer on the first call, before any body is read,
+ * and MHD then closes the connection instead of reading the body.
  */
 #include "common/httpd.h"
 
+#include "common/fsutil.h"
+#include "common/httpd_guard.h"
 #include "common/log.h"
 #include "common/mem.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -35,27 +40,33 @@
 
 #define LISTEN_BACKLOG 128
 #define FORM_TYPE "application/x-www-form-urlencoded"
+#define PEM_MAX (1u << 20) /* a certificate chain or key file */
+/* TLS 1.2 and 1.3 only, as Prometheus's default min_version. */
+#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
 typedef struct route {
     char *method;
     char *path;
     httpd_handler fn;
     void *ctx;
+    int access;
 } route;
 
 struct httpd {
     route *routes;
     size_t nroutes, caproutes;
-    httpd_options o;
+    httpd_options o;    /* the TLS file names are our copies */
     pthread_mutex_t mu; /* held around every handler when o.serialize */
     struct MHD_Daemon *daemon;
     uint16_t port;
+    httpd_deadlines *deadlines;
+    ebuf cert, key; /* PEM the running daemon was started with */
 };
 
 /* What one request accumulates between handler calls. */
 typedef struct pending {
     ebuf body;
-    bool too_large;
+    bool answered; /* by a guard, before the body */
 } pending;
 
 /* ---- parameters and headers ---- */
@@ -202,6 +213,12 @@ httpd *httpd_new(const httpd_options *opts)
         h->o.timeout_s = HTTPD_DEFAULT_TIMEOUT_S;
     if (!h->o.max_connections)
         h->o.max_connections = HTTPD_DEFAULT_MAX_CONNECTIONS;
+    if (!h->o.read_timeout_s)
+        h->o.read_timeout_s = HTTPD_DEFAULT_READ_TIMEOUT_S;
+    h->o.tls_cert_file = h->o.tls_cert_file ? em_strdup(h->o.tls_cert_file) : NULL;
+    h->o.tls_key_file = h->o.tls_key_file ? em_strdup(h->o.tls_key_file) : NULL;
+    ebuf_init(&h->cert);
+    ebuf_init(&h->key);
     pthread_mutex_init(&h->mu, NULL);
     return h;
 }
@@ -216,6 +233,8 @@ void httpd_free(httpd *h)
         free(h->routes[i].path);
     }
     free(h->routes);
+    free((char *)h->o.tls_cert_file);
+    free((char *)h->o.tls_key_file);
     pthread_mutex_destroy(&h->mu);
     free(h);
 }
@@ -246,7 +265,8 @@ static route *find_route(const httpd *h, const char *method, const char *path)
     return prefix;
 }
 
-static void add_route(httpd *h, const char *method, const char *path, httpd_handler fn, void *ctx)
+static void add_route(httpd *h, const char *method, const char *path, httpd_handler fn, void *ctx,
+                      int access)
 {
     route *r = NULL;
     for (size_t i = 0; i < h->nroutes && !r; i++)
@@ -260,15 +280,22 @@ static void add_route(httpd *h, const char *method, const char *path, httpd_hand
     }
     r->fn = fn;
     r->ctx = ctx;
+    r->access = access;
 }
 
 void httpd_route(httpd *h, const char *methods, const char *path, httpd_handler fn, void *ctx)
+{
+    httpd_route_access(h, methods, path, fn, ctx, 0);
+}
+
+void httpd_route_access(httpd *h, const char *methods, const char *path, httpd_handler fn,
+                        void *ctx, int access)
 {
     const char *sep = ", ";
     for (const char *m = methods + strspn(methods, sep); *m; m += strspn(m, sep)) {
         size_t n = strcspn(m, sep);
         char *one = em_strndup(m, n);
-        add_route(h, one, path, fn, ctx);
+        add_route(h, one, path, fn, ctx, access);
         free(one);
         m += n;
     }
@@ -353,10 +380,6 @@ static void serve(httpd *h, struct MHD_Connection *conn, const char *path, const
         answer_unrouted(h, path, resp);
         return;
     }
-    if (p->too_large) {
-        fail(h, resp, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large");
-        return;
-    }
     httpd_request req = {.method = r->method,
                          .path = path,
                          .body = p->body.data,
@@ -371,10 +394,82 @@ static void serve(httpd *h, struct MHD_Connection *conn, const char *path, const
     httpd_params_free(&req);
 }
 
-static enum MHD_Result send_response(struct MHD_Connection *conn, const httpd_response *resp)
+/* ---- streamed bodies ---- */
+
+#define STREAM_BLOCK (64u << 10) /* MHD's read size for a streamed body */
+
+void httpd_response_stream(httpd_response *resp, httpd_produce_fn produce,
+                           httpd_stream_free_fn free_fn, void *cls)
 {
-    struct MHD_Response *mr =
-        MHD_create_response_from_buffer(resp->body.len, resp->body.data, MHD_RESPMEM_MUST_COPY);
+    if (resp->stream_free)
+        resp->stream_free(resp->stream_cls);
+    resp->produce = produce;
+    resp->stream_free = free_fn;
+    resp->stream_cls = cls;
+}
+
+/* A stream in flight: the producer's latest piece and how much of it MHD
+ * has taken. */
+typedef struct stream {
+    httpd_produce_fn produce;
+    httpd_stream_free_fn free_fn;
+    void *cls;
+    ebuf piece;
+    size_t off;
+    bool done;
+} stream;
+
+/* MHD's content reader: hand out the current piece, asking the producer
+ * for the next one when it is used up.  Never returns 0, which would make
+ * MHD's internal polling spin. */
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    stream *s = cls;
+    while (s->off == s->piece.len) {
+        if (s->done)
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        ebuf_reset(&s->piece);
+        s->off = 0;
+        s->done = !s->produce(s->cls, &s->piece);
+    }
+    size_t n = s->piece.len - s->off < max ? s->piece.len - s->off : max;
+    memcpy(buf, s->piece.data + s->off, n);
+    s->off += n;
+    return (ssize_t)n;
+}
+
+static void stream_release(void *cls)
+{
+    stream *s = cls;
+    if (s->free_fn)
+        s->free_fn(s->cls);
+    ebuf_free(&s->piece);
+    free(s);
+}
+
+/* The MHD response for resp; a stream passes to it (or is released here
+ * when MHD cannot take it). */
+static struct MHD_Response *make_response(httpd_response *resp)
+{
+    if (!resp->produce)
+        return MHD_create_response_from_buffer(resp->body.len, resp->body.data,
+                                               MHD_RESPMEM_MUST_COPY);
+    stream *s = em_calloc(1, sizeof *s);
+    *s = (stream){.produce = resp->produce, .free_fn = resp->stream_free, .cls = resp->stream_cls};
+    ebuf_init(&s->piece);
+    resp->produce = NULL;
+    resp->stream_free = NULL;
+    struct MHD_Response *mr = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK,
+                                                                stream_read, s, stream_release);
+    if (!mr)
+        stream_release(s);
+    return mr;
+}
+
+static enum MHD_Result send_response(struct MHD_Connection *conn, httpd_response *resp)
+{
+    struct MHD_Response *mr = make_response(resp);
     if (!mr)
         return MHD_NO;
     if (resp->content_type)
@@ -386,51 +481,117 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, const httpd_re
     return rc;
 }
 
-static enum MHD_Result answer(httpd *h, struct MHD_Connection *conn, const char *path,
-                              const char *method, pending *p)
+static void response_init(httpd_response *resp)
 {
-    httpd_response resp = {.status = MHD_HTTP_OK, .content_type = HTTPD_CONTENT_TYPE_TEXT};
-    ebuf_init(&resp.body);
-    serve(h, conn, path, method, p, &resp);
-    enum MHD_Result rc = send_response(conn, &resp);
-    ebuf_free(&resp.body);
-    free_params(resp.headers, resp.nheaders);
+    *resp = (httpd_response){.status = MHD_HTTP_OK, .content_type = HTTPD_CONTENT_TYPE_TEXT};
+    ebuf_init(&resp->body);
+}
+
+/* Queue resp, then release it; the request counts as read from now on. */
+static enum MHD_Result send_and_free(httpd *h, struct MHD_Connection *conn, httpd_response *resp)
+{
+    deadlines_request_read(h->deadlines, conn);
+    enum MHD_Result rc = send_response(conn, resp);
+    if (resp->stream_free) /* a stream the handler set but the server did not send */
+        resp->stream_free(resp->stream_cls);
+    ebuf_free(&resp->body);
+    free_params(resp->headers, resp->nheaders);
     return rc;
 }
 
-/* Keep reading an oversized body (so the 413 reaches the client cleanly)
- * but stop storing it. */
-static void take_body(const httpd *h, pending *p, const char *data, size_t n)
+static enum MHD_Result answer(httpd *h, struct MHD_Connection *conn, const char *path,
+                              const char *method, pending *p)
 {
-    if (p->too_large || p->body.len + n > h->o.max_body) {
-        p->too_large = true;
-        return;
+    httpd_response resp;
+    response_init(&resp);
+    serve(h, conn, path, method, p, &resp);
+    return send_and_free(h, conn, &resp);
+}
+
+/* A Content-Length over max_body (one too large to parse included; a
+ * malformed one MHD refuses itself). */
+static bool declared_too_large(const httpd *h, struct MHD_Connection *conn)
+{
+    const char *cl =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (!cl)
+        return false;
+    errno = 0;
+    unsigned long long n = strtoull(cl, NULL, 10);
+    return errno == ERANGE || n > h->o.max_body;
+}
+
+/* The checks made on the headers alone: false with resp filled when the
+ * request is answered now, its body unread. */
+static bool guards_pass(httpd *h, struct MHD_Connection *conn, const char *path,
+                        const char *method, httpd_response *resp)
+{
+    const route *r = route_for(h, method, path);
+    if (h->o.auth) {
+        httpd_request req = {
+            .method = r ? r->method : method, .path = path, .body = "", .conn = conn};
+        if (!h->o.auth(h->o.auth_ctx, &req, r ? r->access : 0, resp))
+            return false;
     }
-    ebuf_append(&p->body, data, n);
+    if (!declared_too_large(h, conn))
+        return true;
+    if (r)
+        fail(h, resp, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large");
+    else
+        answer_unrouted(h, path, resp);
+    return false;
+}
+
+/* First call, headers only: the guards, then the per-request state. */
+static enum MHD_Result begin_request(httpd *h, struct MHD_Connection *conn, const char *url,
+                                     const char *method, void **req_cls)
+{
+    pending *p = em_calloc(1, sizeof *p);
+    ebuf_init(&p->body);
+    *req_cls = p;
+    httpd_response resp;
+    response_init(&resp);
+    if (guards_pass(h, conn, url, method, &resp)) {
+        ebuf_free(&resp.body);
+        return MHD_YES;
+    }
+    p->answered = true;
+    return send_and_free(h, conn, &resp);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **req_cls)
 {
+    httpd *h = cls;
     pending *p = *req_cls;
-    if (!p) { /* first call: headers only */
-        p = em_calloc(1, sizeof *p);
-        ebuf_init(&p->body);
-        *req_cls = p;
-        return MHD_YES;
-    }
-    if (*upload_data_size > 0) {
-        take_body(cls, p, upload_data, *upload_data_size);
+    if (!p)
+        return begin_request(h, conn, url, method, req_cls);
+    if (p->answered) { /* MHD does not read on after an early answer; be sure */
         *upload_data_size = 0;
         return MHD_YES;
     }
-    return answer(cls, conn, url, method, p);
+    if (*upload_data_size > 0) {
+        /* A chunked body past the limit (a declared one was refused
+         * already): closing is the only way not to read the rest. */
+        if (p->body.len + *upload_data_size > h->o.max_body) {
+            char q[300];
+            log_warn("http request body too large", "limit=%zu path=%s", h->o.max_body,
+                     log_quote(q, sizeof q, url));
+            return MHD_NO;
+        }
+        ebuf_append(&p->body, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    return answer(h, conn, url, method, p);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
+    httpd *h = cls;
+    deadlines_request_done(h->deadlines, conn);
     pending *p = *req_cls;
     if (!p)
         return;
@@ -536,18 +697,58 @@ static int open_listener(const char *addr, char *err, size_t errlen)
     return fd;
 }
 
-static struct MHD_Daemon *start_daemon(httpd *h, int fd)
+/* Read the certificate and key files into cert and key (NUL-terminated,
+ * as MHD wants them); 0, or -1 with err set. */
+static int read_tls_files(const httpd *h, ebuf *cert, ebuf *key, char *err, size_t errlen)
 {
+    const char *names[2] = {h->o.tls_cert_file, h->o.tls_key_file};
+    ebuf *bufs[2] = {cert, key};
+    for (int i = 0; i < 2; i++) {
+        ebuf_reset(bufs[i]);
+        int rc = fs_read_file(names[i], bufs[i], PEM_MAX);
+        if (rc != 0) {
+            snprintf(err, errlen, "cannot read %s: %s", names[i], strerror(rc));
+            return -1;
+        }
+        ebuf_putc(bufs[i], '\0');
+    }
+    return 0;
+}
+
+static bool tls_on(const httpd *h)
+{
+    return h->o.tls_cert_file && h->o.tls_key_file;
+}
+
+/* A daemon serving on fd, with cert and key when serving HTTPS.  MHD owns
+ * fd from here on: it closes it when the daemon stops or fails to start. */
+static struct MHD_Daemon *start_daemon(httpd *h, int fd, const ebuf *cert, const ebuf *key)
+{
+    bool tls = tls_on(h);
     /* MHD warns about a pool of 0 or 1, so one thread means no pool option. */
-    struct MHD_OptionItem pool[] = {
+    struct MHD_OptionItem extra[] = {
         {h->o.threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, h->o.threads, NULL},
+        {tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, tls ? cert->data : NULL},
+        {tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, tls ? key->data : NULL},
+        {tls ? MHD_OPTION_HTTPS_PRIORITIES : MHD_OPTION_END, 0, TLS_PRIORITIES},
         {MHD_OPTION_END, 0, NULL}};
+    /* MHD stops at the first END, so the items in use must come first. */
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++)
+        if (extra[i].option != MHD_OPTION_END)
+            extra[n++] = extra[i];
+    extra[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    /* ITC lets httpd_reload_tls quiesce a daemon (MHD_quiesce_daemon). */
+    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC |
+                     (tls ? MHD_USE_TLS : 0);
     /* The logger comes first to catch messages about the later options. */
-    return MHD_start_daemon(
-        MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, h,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h, MHD_OPTION_LISTEN_SOCKET, fd,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_CONNECTION_TIMEOUT, h->o.timeout_s,
-        MHD_OPTION_CONNECTION_LIMIT, h->o.max_connections, MHD_OPTION_ARRAY, pool, MHD_OPTION_END);
+    struct MHD_Daemon *d = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
+        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+        MHD_OPTION_NOTIFY_CONNECTION, deadlines_on_connection, h->deadlines,
+        MHD_OPTION_CONNECTION_TIMEOUT, h->o.timeout_s, MHD_OPTION_CONNECTION_LIMIT,
+        h->o.max_connections, MHD_OPTION_ARRAY, extra, MHD_OPTION_END);
+    return d;
 }
 
 int httpd_start(httpd *h, const char *addr, char *err, size_t errlen)
@@ -556,17 +757,63 @@ int httpd_start(httpd *h, const char *addr, char *err, size_t errlen)
         snprintf(err, errlen, "cannot listen on %s: server already started", addr);
         return -1;
     }
+    if (tls_on(h) && read_tls_files(h, &h->cert, &h->key, err, errlen) != 0)
+        return -1;
     int fd = open_listener(addr, err, errlen);
     if (fd < 0)
         return -1;
-    h->daemon = start_daemon(h, fd);
-    if (!h->daemon) {
-        close(fd);
-        snprintf(err, errlen, "cannot start HTTP server on %s", addr);
+    h->port = bound_port(fd);
+    h->deadlines = deadlines_start(h->o.read_timeout_s);
+    h->daemon = start_daemon(h, fd, &h->cert, &h->key);
+    if (!h->daemon) { /* fd is closed */
+        deadlines_free(h->deadlines);
+        h->deadlines = NULL;
+        h->port = 0;
+        snprintf(err, errlen, "cannot start HTTP%s server on %s%s", tls_on(h) ? "S" : "", addr,
+                 tls_on(h) ? " (is the certificate and key pair valid PEM?)" : "");
         return -1;
     }
-    h->port = bound_port(fd);
     return 0;
+}
+
+int httpd_reload_tls(httpd *h, char *err, size_t errlen)
+{
+    if (!h->daemon || !tls_on(h))
+        return 0;
+    ebuf cert, key;
+    ebuf_init(&cert);
+    ebuf_init(&key);
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_LISTEN_FD);
+    int fd = -1, rc = read_tls_files(h, &cert, &key, err, errlen);
+    if (rc == 0 && (!di || (fd = fcntl(di->listen_fd, F_DUPFD_CLOEXEC, 0)) < 0)) {
+        snprintf(err, errlen, "cannot reload TLS: %s", strerror(errno));
+        rc = -1;
+    }
+    struct MHD_Daemon *d = rc == 0 ? start_daemon(h, fd, &cert, &key) : NULL;
+    if (rc == 0 && !d) {
+        snprintf(err, errlen, "cannot serve with %s and %s (is the pair valid PEM?)",
+                 h->o.tls_cert_file, h->o.tls_key_file);
+        rc = -1;
+    }
+    if (rc == 0) {
+        /* Both accept on the socket until the old one lets go of it:
+         * quiesced first, or stopping it would shut the socket down for
+         * the new one too. */
+        MHD_socket old = MHD_quiesce_daemon(h->daemon);
+        if (old != MHD_INVALID_SOCKET)
+            close(old);
+        MHD_stop_daemon(h->daemon);
+        h->daemon = d;
+        ebuf tmp = h->cert;
+        h->cert = cert;
+        cert = tmp;
+        tmp = h->key;
+        h->key = key;
+        key = tmp;
+    }
+    ebuf_free(&cert);
+    ebuf_free(&key);
+    return rc;
 }
 
 uint16_t httpd_port(const httpd *h)
@@ -581,4 +828,8 @@ void httpd_stop(httpd *h)
     MHD_stop_daemon(h->daemon); /* also closes the listening socket */
     h->daemon = NULL;
     h->port = 0;
+    deadlines_free(h->deadlines);
+    h->deadlines = NULL;
+    ebuf_free(&h->cert);
+    ebuf_free(&h->key);
 }

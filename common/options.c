@@ -167,7 +167,8 @@ bool opt_store_scalar(const opt_spec *s, const char *text)
     case OPT_BYTES: return parse_bytes(text, s->target);
     case OPT_BOOL: return parse_bool(text, s->target);
     case OPT_STRLIST:
-    case OPT_LABELS: break;
+    case OPT_LABELS:
+    case OPT_SECTION: break;
     }
     return false;
 }
@@ -346,7 +347,7 @@ static bool next_flag(const opt_spec *specs, size_t n, int argc, char **argv, in
         return flag_value(argc, argv, i, inline_val, name, len, &t->value, err, errlen);
     }
     const opt_spec *s = flag_spec(specs, n, name, len, &t->negated);
-    if (s == NULL) {
+    if (s == NULL || s->kind == OPT_SECTION) {
         err_set(err, errlen, "unknown flag --%.*s", (int)len, name);
         return false;
     }
@@ -517,6 +518,8 @@ void opts_usage(const opt_program *prog, const opt_spec *specs, size_t nspecs, e
     char flag[256];
     int col = (int)strlen("  --config FILE") + 2;
     for (size_t i = 0; i < nspecs; i++) {
+        if (specs[i].kind == OPT_SECTION)
+            continue;
         spec_flag(flag, sizeof flag, &specs[i]);
         int w = (int)strlen(flag) + 4;
         if (w > col && w <= MAX_COL)
@@ -526,6 +529,8 @@ void opts_usage(const opt_program *prog, const opt_spec *specs, size_t nspecs, e
         ebuf_printf(out, "%s\n\n", prog->summary);
     ebuf_printf(out, "Usage: %s [flags]\n\nFlags:\n", prog->name);
     for (size_t i = 0; i < nspecs; i++) {
+        if (specs[i].kind == OPT_SECTION)
+            continue;
         spec_flag(flag, sizeof flag, &specs[i]);
         usage_line(out, flag, specs[i].help, specs[i].def, col);
     }
@@ -570,7 +575,8 @@ static void reset_targets(const opt_spec *specs, size_t n)
         switch (specs[i].kind) {
         case OPT_STRING:
         case OPT_DIR:
-        case OPT_FILE: *(char **)t = NULL; break;
+        case OPT_FILE:
+        case OPT_SECTION: *(char **)t = NULL; break;
         case OPT_STRLIST: memset(t, 0, sizeof(strlist)); break;
         case OPT_LABELS: labels_init(t); break;
         case OPT_DURATION:
@@ -632,6 +638,7 @@ void opts_free(const opt_spec *specs, size_t nspecs)
         case OPT_STRING:
         case OPT_DIR:
         case OPT_FILE:
+        case OPT_SECTION:
             free(*(char **)t);
             *(char **)t = NULL;
             break;

@@ -42,6 +42,8 @@ typedef enum opt_kind {
     OPT_LABELS,   /* labelset * (flag "k=v" repeatable; YAML map) */
     OPT_DIR,      /* char ** a directory: created if missing, error if impossible */
     OPT_FILE,     /* char ** a file that must exist and be readable */
+    OPT_SECTION,  /* char ** a nested config-file section its owner parses itself
+                     (e.g. remote_write): gets the file's path; no flag, no --help */
 } opt_kind;
 
 typedef struct opt_spec {

@@ -402,9 +402,15 @@ int ev_select_raw(evaluator *ev, promql_expr *vs, int64_t mint, int64_t maxt, qs
     qselect_set_init(&found);
     char err[400];
     int rc = ev->st->select(ev->st->ctx, ms, nms, mint, maxt, &found, err, sizeof err);
+    /* A regex that gave up on PCRE2's limits selected an unknown set. */
+    bool limit = rc == 0 && matchers_limit_hit(ms, nms);
     free(ms);
-    if (rc != 0) {
+    if (rc != 0 || limit) {
         qselect_set_free(&found);
+        if (limit)
+            return ev_fail(ev, PROMQL_ERR_EXECUTION,
+                           "regex match limit exceeded (catastrophic backtracking?) in a "
+                           "selector's matcher");
         return ev_fail(ev, PROMQL_ERR_INTERNAL, "%s", err);
     }
     for (size_t i = 0; i < found.n && !ev_interrupted(ev); i++) {
@@ -414,6 +420,9 @@ int ev_select_raw(evaluator *ev, promql_expr *vs, int64_t mint, int64_t maxt, qs
             qseries_push(s, it->t, it->v);
     }
     qselect_set_free(&found);
+    /* Prometheus's storage hands series over sorted by label set, and the
+     * order shows: it decides ties in topk and the last bits of sums. */
+    qseries_set_sort(out);
     return ev->fail->type == PROMQL_ERR_NONE ? 0 : -1;
 }
 
@@ -745,7 +754,7 @@ int promql_query_range(const query_storage *st, const promql_engine_options *o, 
         promql_expr_free(e);
         return -1;
     }
-    if ((uint64_t)(end - start) / (uint64_t)step >= PROMQL_MAX_STEPS) {
+    if ((uint64_t)(end - start) / (uint64_t)step > PROMQL_MAX_STEPS) {
         fail->type = PROMQL_ERR_BAD_DATA;
         snprintf(fail->msg, sizeof fail->msg,
                  "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the "

@@ -232,6 +232,19 @@ static void result_labels(const binop *b, const labelset *many, const labelset *
     labels_sort(ls);
 }
 
+/* Labels.String() of Prometheus: {a="1", __name__="x"}, every label in
+ * the braces, sorted, values quoted. */
+static void labels_format_go(ebuf *out, const labelset *ls)
+{
+    ebuf_putc(out, '{');
+    for (size_t i = 0; i < ls->n; i++) {
+        ebuf_printf(out, "%s%s=\"", i ? ", " : "", ls->v[i].name);
+        labels_escape_value(out, ls->v[i].value);
+        ebuf_putc(out, '"');
+    }
+    ebuf_putc(out, '}');
+}
+
 static int dup_on_one_side(binop *b, size_t sig, size_t a, size_t c)
 {
     (void)sig;
@@ -240,11 +253,11 @@ static int dup_on_one_side(binop *b, size_t sig, size_t a, size_t c)
     ebuf_init(&la);
     ebuf_init(&lc);
     ebuf_init(&ml);
-    labels_format(&la, &m->v[a].labels);
-    labels_format(&lc, &m->v[c].labels);
+    labels_format_go(&la, &m->v[a].labels);
+    labels_format_go(&lc, &m->v[c].labels);
     labelset matched;
     match_labels(&m->v[a].labels, b->e, &matched);
-    labels_format(&ml, &matched);
+    labels_format_go(&ml, &matched);
     labels_free(&matched);
     ev_fail(b->ev, PROMQL_ERR_EXECUTION,
             "found duplicate series for the match group %s on the %s hand-side of the operation: "

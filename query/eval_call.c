@@ -7,6 +7,7 @@
  * functions.h's kernels.
  */
 #include "query/engine_int.h"
+#include "query/fn_kernels.h"
 #include "query/functions.h"
 
 #include "common/mem.h"
@@ -158,6 +159,7 @@ static int absent_over_time(evaluator *ev, promql_expr *e, range_input *in, pval
 static int range_series(evaluator *ev, const promql_fn_impl *fn, const qseries *s,
                         const range_input *in, scalar_args *a, qseries *pts)
 {
+    bool check = a->n > 0; /* only functions with scalar arguments have checks */
     size_t lo = 0, hi = 0;
     for (size_t k = 0; k < ev->nsteps; k++) {
         int64_t ts = ev_step_time(ev, k), maxt = ts - in->offset, mint = maxt - in->range;
@@ -174,13 +176,49 @@ static int range_series(evaluator *ev, const promql_fn_impl *fn, const qseries *
                            .range_end = maxt,
                            .args = scalar_args_at(a, k)};
         char err[300];
-        if (!promql_fn_check_args(fn->name, w.args, a->n, err, sizeof err))
+        if (check && !promql_fn_check_args(fn->name, w.args, a->n, err, sizeof err))
             return ev_fail(ev, PROMQL_ERR_EXECUTION, "%s", err);
         double v;
         if (fn->range(&w, &v))
             qseries_push(pts, ts, v);
     }
     return 0;
+}
+
+/*
+ * max_over_time / min_over_time with a monotonic deque: each sample enters
+ * and leaves once, instead of every window being scanned again (a 1h window
+ * at a 1m step would read each sample 60 times).  The kernel's result is
+ * the first occurrence of the extreme among the window's non-NaN values,
+ * NaN when all are NaN; the deque keeps exactly that: indices of non-NaN
+ * samples whose values strictly decrease (max) from the front, so the front
+ * is the earliest extreme, and it counts the NaNs it skipped.
+ */
+static void extreme_series(evaluator *ev, const qseries *s, const range_input *in, bool is_max,
+                           qseries *pts)
+{
+    size_t *dq = em_malloc((s->n + 1) * sizeof(size_t));
+    size_t head = 0, tail = 0, lo = 0, hi = 0;
+    for (size_t k = 0; k < ev->nsteps; k++) {
+        int64_t ts = ev_step_time(ev, k), maxt = ts - in->offset, mint = maxt - in->range;
+        for (; hi < s->n && s->samples[hi].t <= maxt; hi++) {
+            double v = s->samples[hi].v;
+            if (isnan(v))
+                continue;
+            while (tail > head &&
+                   (is_max ? s->samples[dq[tail - 1]].v < v : s->samples[dq[tail - 1]].v > v))
+                tail--;
+            dq[tail++] = hi;
+        }
+        while (lo < s->n && s->samples[lo].t < mint)
+            lo++;
+        while (head < tail && dq[head] < lo)
+            head++;
+        if (hi <= lo)
+            continue;
+        qseries_push(pts, ts, head < tail ? s->samples[dq[head]].v : s->samples[hi - 1].v);
+    }
+    free(dq);
 }
 
 static int call_range(evaluator *ev, promql_expr *e, const promql_fn_impl *fn, size_t mi,
@@ -201,6 +239,7 @@ static int call_range(evaluator *ev, promql_expr *e, const promql_fn_impl *fn, s
         rc = absent_over_time(ev, e, &in, out);
     } else {
         bool keep_name = strcmp(fn->name, "last_over_time") == 0;
+        bool extreme = fn->range == promql_k_max_over_time || fn->range == promql_k_min_over_time;
         collector c;
         collector_init(&c, &out->m);
         for (size_t i = 0; i < in.series.n && rc == 0; i++) {
@@ -209,7 +248,10 @@ static int call_range(evaluator *ev, promql_expr *e, const promql_fn_impl *fn, s
                 break;
             }
             qseries pts = {.samples = NULL};
-            rc = range_series(ev, fn, &in.series.v[i], &in, &a, &pts);
+            if (extreme)
+                extreme_series(ev, &in.series.v[i], &in, fn->range == promql_k_max_over_time, &pts);
+            else
+                rc = range_series(ev, fn, &in.series.v[i], &in, &a, &pts);
             if (rc == 0 && pts.n) {
                 labelset ls;
                 if (keep_name)

@@ -68,10 +68,11 @@ static bool extrapolated_rate(const promql_window *w, double *out, bool is_count
     double interval = sampled;
     interval += to_start < threshold ? to_start : avg / 2;
     interval += to_end < threshold ? to_end : avg / 2;
-    result = result * (interval / sampled);
+    /* The factor first, as Prometheus: the last bits matter for ties. */
+    double factor = interval / sampled;
     if (is_rate)
-        result = result / range_seconds(w);
-    *out = result;
+        factor /= range_seconds(w);
+    *out = result * factor;
     return true;
 }
 

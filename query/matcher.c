@@ -13,11 +13,13 @@
  * (*ACCEPT) cannot end a match early.
  *
  * RE2 runs in linear time; PCRE2 backtracks, so every compiled pattern
- * carries a match limit and a heap limit ((*LIMIT_MATCH=...) in front of the
- * pattern, so no shared match context is needed).  A match that hits a limit
- * (or fails for any other reason) counts as "the regex did not match"; a JIT
- * stack overflow is first retried on the interpreter.  JIT is used when PCRE2
- * has it and silently skipped when not.  The match data lives in the
+ * carries a match limit, a depth limit and a heap limit ((*LIMIT_MATCH=...)
+ * in front of the pattern, so no shared match context is needed).  A match
+ * that hits a limit has no answer: matcher_matches returns false and the
+ * matcher remembers it (matcher_limit_hit), so the query fails with an
+ * error instead of silently missing series — RE2 would have answered.  A
+ * JIT stack overflow is first retried on the interpreter.  JIT is used when
+ * PCRE2 has it and silently skipped when not.  The match data lives in the
  * matcher, so one matcher must not be used by two threads at once.
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -33,7 +35,7 @@
 
 /* Limits every match runs under: far above what any sane label regex
  * needs, far below what a catastrophic one would take. */
-#define REGEX_LIMITS "(*LIMIT_MATCH=1000000)(*LIMIT_HEAP=65536)"
+#define REGEX_LIMITS "(*LIMIT_MATCH=1000000)(*LIMIT_DEPTH=100000)(*LIMIT_HEAP=65536)"
 
 const char *match_type_op(match_type t)
 {
@@ -103,6 +105,8 @@ static int matcher_compile(label_matcher *m, char *err, size_t errlen)
     m->md = pcre2_match_data_create_from_pattern(re, NULL);
     if (!m->md)
         abort(); /* out of memory, as em_malloc would */
+    /* On the heap so that shallow copies (the engine makes some) share it. */
+    m->limit_hit = em_calloc(1, sizeof *m->limit_hit);
     return 0;
 }
 
@@ -114,6 +118,7 @@ int matcher_init(label_matcher *m, match_type t, const char *name, const char *v
     m->value = em_strdup(value);
     m->re = NULL;
     m->md = NULL;
+    m->limit_hit = NULL;
     if ((t == MATCH_RE || t == MATCH_NRE) && matcher_compile(m, err, errlen) < 0) {
         matcher_free(m);
         return -1;
@@ -127,6 +132,8 @@ void matcher_free(label_matcher *m)
     free(m->value);
     if (m->md)
         pcre2_match_data_free(m->md);
+    free(m->limit_hit);
+    m->limit_hit = NULL;
     if (m->re)
         pcre2_code_free(m->re);
     m->name = m->value = NULL;
@@ -139,7 +146,23 @@ static bool regex_matches(const label_matcher *m, const char *value)
     int rc = pcre2_match(m->re, (PCRE2_SPTR)value, len, 0, 0, m->md, NULL);
     if (rc == PCRE2_ERROR_JIT_STACKLIMIT)
         rc = pcre2_match(m->re, (PCRE2_SPTR)value, len, 0, PCRE2_NO_JIT, m->md, NULL);
+    if (m->limit_hit && (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
+                         rc == PCRE2_ERROR_HEAPLIMIT || rc == PCRE2_ERROR_JIT_STACKLIMIT))
+        *m->limit_hit = true;
     return rc >= 0;
+}
+
+bool matcher_limit_hit(const label_matcher *m)
+{
+    return m->limit_hit && *m->limit_hit;
+}
+
+bool matchers_limit_hit(const label_matcher *ms, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (matcher_limit_hit(&ms[i]))
+            return true;
+    return false;
 }
 
 bool matcher_matches(const label_matcher *m, const char *value)

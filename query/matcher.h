@@ -23,6 +23,7 @@ typedef struct label_matcher {
     char *value;
     void *re; /* pcre2_code * for MATCH_RE / MATCH_NRE */
     void *md; /* pcre2_match_data * */
+    bool *limit_hit; /* see matcher_limit_hit; shared by shallow copies */
 } label_matcher;
 
 const char *match_type_op(match_type t); /* "=", "!=", "=~", "!~" */
@@ -32,6 +33,14 @@ int matcher_init(label_matcher *m, match_type t, const char *name, const char *v
 void matcher_free(label_matcher *m);
 bool matcher_matches(const label_matcher *m, const char *value); /* value NULL = absent */
 bool matchers_match_labels(const label_matcher *ms, size_t n, const labelset *ls);
+/*
+ * Whether a regex match of m (or of a shallow copy) gave up on a PCRE2
+ * limit (catastrophic backtracking) since m was made.  Such a match
+ * counted as false, which may be wrong: whoever selected with m must fail
+ * (the query engine does: "regex match limit exceeded").
+ */
+bool matcher_limit_hit(const label_matcher *m);
+bool matchers_limit_hit(const label_matcher *ms, size_t n);
 /* name="value" with the value escaped, as Prometheus prints matchers. */
 void matcher_format(ebuf *out, const label_matcher *m);
 

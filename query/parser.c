@@ -1,6 +1,7 @@
 /*
- * parser.c — instant vector selectors (`name`, `name{...}`, `{...}`), the
- * part of PromQL the evaluator supports so far, and their printer.
+ * parser.c — series selectors (`name`, `name{...}`, `{...}`) where the API
+ * allows nothing else (match[] of /federate, /api/v1/series, labels), and
+ * their printer.
  *
  * The query is parsed by the full PromQL parser (parse_expr.c), so syntax
  * errors carry exactly Prometheus's text and position; a valid expression

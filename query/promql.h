@@ -1,8 +1,7 @@
 /*
- * promql.h — PromQL parsing and evaluation (first cut: instant vector
- * selectors).  The PromQL issue grows this into the full grammar; the
- * selector syntax, error format and lookback semantics here are already
- * Prometheus's.
+ * promql.h — PromQL parsing: the full grammar (promql_parse, tree in
+ * query/ast.h) and plain series selectors (promql_parse_selector, for the
+ * match[] parameters).  Evaluation is query/engine.h's.
  */
 #ifndef EMBER_QUERY_PROMQL_H
 #define EMBER_QUERY_PROMQL_H
@@ -37,20 +36,12 @@ int promql_parse_selector(const char *query, promql_selector *out, promql_error 
 void promql_selector_free(promql_selector *s);
 
 /*
- * Evaluate an instant selector at time t: for each matching series the last
- * sample in (t - lookback, t], unless that sample is a staleness marker.
- * Result series keep all labels including __name__, one sample each, sorted
- * by label set.  Returns 0, or -1 with err set (storage errors).
- */
-int promql_eval_selector(const query_storage *st, const promql_selector *s, int64_t t,
-                         int64_t lookback_ms, qseries_set *out, char *err, size_t errlen);
-
-/*
  * The error text for input that is valid PromQL (a function call, an
- * operator, a range, a literal) which this first cut cannot evaluate yet,
- * as distinct from a syntax error: "1:5: parse error: " PROMQL_ERR_UNSUPPORTED.
+ * operator, a range, a literal) where only a series selector may stand
+ * (/federate's and the series APIs' match[]), as distinct from a syntax
+ * error: "1:5: parse error: " PROMQL_ERR_UNSUPPORTED.
  */
-#define PROMQL_ERR_UNSUPPORTED "only instant vector selectors are supported so far"
+#define PROMQL_ERR_UNSUPPORTED "only a series selector is allowed here"
 bool promql_error_is_unsupported(const promql_error *err);
 
 /*

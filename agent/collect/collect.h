@@ -10,7 +10,7 @@
 #define EMBER_AGENT_COLLECT_H
 
 #include "agent/collect/stale.h"
-#include "agent/relabel.h"
+#include "common/relabel.h"
 #include "common/expfmt.h"
 
 #include <regex.h>
@@ -173,11 +173,11 @@ int collect_scrape(metric_set *out, scrape_target *target, const char *instance,
 #define COLLECT_SCRAPE_BODY_MAX ((size_t)64 << 20)
 
 /*
- * libcurl's process-wide state, which curl_global_init sets up and is not
- * safe to race: call collect_scrape_init once before any thread scrapes (the
- * agent's main, at start) and collect_scrape_cleanup once after the last
- * scrape.  collect_scrape treats timeout_ms <= 0 as Prometheus's default
- * scrape_timeout, 10 s.
+ * The scrape client's process-wide state (the CA bundle for https targets,
+ * loaded on first use): call collect_scrape_init once before any thread
+ * scrapes (the agent's main, at start) and collect_scrape_cleanup once after
+ * the last scrape.  collect_scrape treats timeout_ms <= 0 as Prometheus's
+ * default scrape_timeout, 10 s.
  */
 int collect_scrape_init(char *err, size_t errlen);
 void collect_scrape_cleanup(void);

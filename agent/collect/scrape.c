@@ -3,8 +3,9 @@
  * scrape loop does it (scrape/scrape.go), so that a target scraped by the
  * agent looks the same in Ember as it would in Prometheus:
  *
- *  - GET with libcurl: timeout, Accept for text format 0.0.4 (the only format
- *    we parse), gzip, redirects, http/https only, a cap on the decoded body;
+ *  - GET with the agent's own HTTP client (httpc.h): timeout, Accept for
+ *    text format 0.0.4 (the only format we parse), gzip, redirects,
+ *    http/https only, a cap on the decoded body;
  *  - status other than 200 is a failed scrape ("server returned HTTP status
  *    500 Internal Server Error");
  *  - the body is parsed with expfmt_parse, all or nothing;
@@ -15,19 +16,20 @@
  *  - up, scrape_duration_seconds and scrape_samples_scraped are appended,
  *    failed scrape or not.
  *
- * One curl easy handle per scrape: no connection reuse, but no state shared
- * between the threads that may scrape at once.  libcurl's process-wide setup
- * lives in collect_scrape_init/collect_scrape_cleanup, called once by the
- * agent's main (and by the tests' group setup/teardown).
+ * One connection per scrape: no connection reuse, but no state shared
+ * between the threads that may scrape at once.  The client's one cache (the
+ * system CA bundle, loaded by the first https scrape) is freed by
+ * collect_scrape_cleanup; collect_scrape_init has nothing left to set up
+ * and stays for the callers (the agent's main, the tests).
  */
 #include "agent/collect/collect.h"
+
+#include "agent/collect/httpc.h"
 
 #include "common/err.h"
 #include "common/buf.h"
 #include "common/etime.h"
 #include "common/mem.h"
-
-#include <curl/curl.h>
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -45,21 +47,17 @@
 #define SCRAPE_USER_AGENT "ember-agent/" EMBER_VERSION
 /* Prometheus's default scrape_timeout, for callers that pass none. */
 #define SCRAPE_DEFAULT_TIMEOUT_MS 10000
-#define SCRAPE_MAX_REDIRECTS 10L
 
 int collect_scrape_init(char *err, size_t errlen)
 {
-    CURLcode c = curl_global_init(CURL_GLOBAL_DEFAULT);
-    if (c != CURLE_OK) {
-        err_set(err, errlen, "curl_global_init: %s", curl_easy_strerror(c));
-        return -1;
-    }
+    (void)err;
+    (void)errlen;
     return 0;
 }
 
 void collect_scrape_cleanup(void)
 {
-    curl_global_cleanup();
+    httpc_cleanup();
 }
 
 /* scrape_duration_seconds wants better than mono_ms()'s milliseconds. */
@@ -72,131 +70,32 @@ static double mono_seconds(void)
 
 /* ---- HTTP --------------------------------------------------------------- */
 
-typedef struct scrape_resp {
-    ebuf body;
-    size_t limit; /* decoded bytes */
-    bool too_large;
-    char status[128]; /* "500 Internal Server Error", from the last status line */
-} scrape_resp;
-
-static size_t on_body(char *p, size_t size, size_t nmemb, void *ud)
+/* GET url into body; -1 with err on transport errors and non-200. */
+static int fetch(const char *url, int64_t timeout_ms, size_t limit, ebuf *body, char *err,
+                 size_t errlen)
 {
-    scrape_resp *r = ud;
-    size_t n = size * nmemb;
-    /* curl hands us decoded bytes, so the cap also stops gzip bombs. */
-    if (n > r->limit - r->body.len) {
-        r->too_large = true;
-        return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
-    }
-    ebuf_append(&r->body, p, n);
-    return n;
-}
-
-/* Keep "<code> <reason>" of each status line; after redirects, the last wins. */
-static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
-{
-    scrape_resp *r = ud;
-    size_t n = size * nmemb;
-    if (n < 5 || memcmp(p, "HTTP/", 5) != 0)
-        return n;
-    const char *sp = memchr(p, ' ', n);
-    if (sp == NULL)
-        return n;
-    size_t len = n - (size_t)(sp + 1 - p);
-    while (len > 0 && (sp[len] == '\r' || sp[len] == '\n' || sp[len] == ' '))
-        len--;
-    if (len >= sizeof r->status)
-        len = sizeof r->status - 1;
-    memcpy(r->status, sp + 1, len);
-    r->status[len] = '\0';
-    return n;
-}
-
-static void restrict_protocols(CURL *h)
-{
-#if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85: the _STR forms; the old ones are deprecated */
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-#else
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-}
-
-static struct curl_slist *request_headers(int64_t timeout_ms)
-{
-    char tmo[80];
+    char extra[96];
     /* Exporters such as blackbox_exporter size their own work by this. */
-    snprintf(tmo, sizeof tmo, "X-Prometheus-Scrape-Timeout-Seconds: %g",
+    snprintf(extra, sizeof extra, "X-Prometheus-Scrape-Timeout-Seconds: %g\r\n",
              (double)timeout_ms / 1000.0);
-    struct curl_slist *h = curl_slist_append(NULL, "Accept: " SCRAPE_ACCEPT);
-    struct curl_slist *h2 = h != NULL ? curl_slist_append(h, tmo) : NULL;
-    if (h2 == NULL)
-        curl_slist_free_all(h);
-    return h2;
-}
-
-static void configure(CURL *h, const char *url, int64_t timeout_ms, struct curl_slist *hdrs,
-                      scrape_resp *r, char *curl_err)
-{
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, SCRAPE_USER_AGENT);
-    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, ""); /* every encoding curl decodes */
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L); /* no SIGALRM: we run in threads */
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(h, CURLOPT_MAXREDIRS, SCRAPE_MAX_REDIRECTS);
-    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)r->limit);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_err);
-    restrict_protocols(h);
-}
-
-static void describe_curl_error(CURLcode c, const scrape_resp *r, const char *curl_err, char *err,
-                                size_t errlen)
-{
-    if (r->too_large || c == CURLE_FILESIZE_EXCEEDED)
-        err_set(err, errlen, "body size limit of %zu bytes exceeded", r->limit);
-    else if (curl_err[0] != '\0')
-        err_set(err, errlen, "%s", curl_err);
-    else
-        err_set(err, errlen, "%s", curl_easy_strerror(c));
-}
-
-/* GET url into r->body; -1 with err on transport errors and non-200. */
-static int fetch(const char *url, int64_t timeout_ms, scrape_resp *r, char *err, size_t errlen)
-{
-    CURL *h = curl_easy_init();
-    struct curl_slist *hdrs = request_headers(timeout_ms);
-    if (h == NULL || hdrs == NULL) {
-        err_set(err, errlen, "cannot set up a curl request");
-        curl_slist_free_all(hdrs);
-        curl_easy_cleanup(h);
-        return -1;
+    httpc_request req = {.url = url,
+                         .timeout_ms = timeout_ms,
+                         .max_body = limit,
+                         .user_agent = SCRAPE_USER_AGENT,
+                         .accept = SCRAPE_ACCEPT,
+                         .extra_headers = extra};
+    httpc_response r;
+    httpc_response_init(&r);
+    int rc = httpc_get(&req, &r, err, errlen);
+    if (rc == 0 && r.status != 200) {
+        err_set(err, errlen, "server returned HTTP status %s", r.status_text);
+        rc = -1;
     }
-    char curl_err[CURL_ERROR_SIZE] = "";
-    configure(h, url, timeout_ms, hdrs, r, curl_err);
-    CURLcode c = curl_easy_perform(h);
-    long code = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-    curl_easy_cleanup(h);
-    curl_slist_free_all(hdrs);
-    if (c != CURLE_OK) {
-        describe_curl_error(c, r, curl_err, err, errlen);
-        return -1;
-    }
-    if (code != 200) {
-        /* HTTP/2 has no reason phrase: then the status line is the code */
-        if (r->status[0] == '\0')
-            snprintf(r->status, sizeof r->status, "%ld", code);
-        err_set(err, errlen, "server returned HTTP status %s", r->status);
-        return -1;
-    }
-    return 0;
+    ebuf tmp = *body;
+    *body = r.body;
+    r.body = tmp;
+    httpc_response_free(&r);
+    return rc;
 }
 
 /* ---- labels ------------------------------------------------------------- */
@@ -304,17 +203,17 @@ static void metric_relabel(metric_set *ms, const relabel_rules *rules)
 static int fetch_and_parse(metric_set *got, const char *url, int64_t timeout_ms, size_t limit,
                            char *err, size_t errlen)
 {
-    scrape_resp r = {.limit = limit, .too_large = false, .status = ""};
-    ebuf_init(&r.body);
-    int rc = fetch(url, timeout_ms, &r, err, errlen);
+    ebuf body;
+    ebuf_init(&body);
+    int rc = fetch(url, timeout_ms, limit, &body, err, errlen);
     if (rc == 0) {
         expfmt_error perr;
-        if (expfmt_parse(r.body.data, r.body.len, NULL, got, &perr) != 0) {
+        if (expfmt_parse(body.data, body.len, NULL, got, &perr) != 0) {
             expfmt_error_format(&perr, err, errlen);
             rc = -1;
         }
     }
-    ebuf_free(&r.body);
+    ebuf_free(&body);
     return rc;
 }
 

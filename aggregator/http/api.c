@@ -1,25 +1,26 @@
 /*
- * api.c — handlers of the aggregator's HTTP API (see api.h).
+ * api.c — the aggregator's HTTP server: its route table, the error
+ * envelope, and the small handlers (buildinfo, health, /metrics); the
+ * larger endpoints have their own api_*.c files (see api.h).
  *
- * JSON is written by hand into an ebuf: the shapes are fixed and small, and
- * the number formatting must be Prometheus's to the digit (fmtfloat.h).
+ * JSON is written by hand into an ebuf: the shapes are fixed, and the
+ * number formatting must be Prometheus's to the digit (fmtfloat.h).
  */
 #include "aggregator/http/api.h"
 
+#include "aggregator/forward/forward.h"
+#include "aggregator/http/auth.h"
 #include "aggregator/http/params.h"
 #include "common/etime.h"
 #include "common/expfmt.h"
-#include "common/fmtfloat.h"
 #include "common/json.h"
 #include "common/procstats.h"
-#include "query/promql.h"
 
-#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
 #define API_MAX_BODY (64u << 20)
-#define API_THREADS 2
+#define API_THREADS 8 /* queries wait in the gate (--query.max-concurrency), not for a thread */
 #define API_MAX_CONNECTIONS 1024
 #define API_TIMEOUT_S 60
 
@@ -31,88 +32,6 @@ void api_error(httpd_response *resp, int status, const char *type, const char *m
     ebuf_printf(&resp->body, "{\"status\":\"error\",\"errorType\":\"%s\",\"error\":", type);
     json_string(&resp->body, msg);
     ebuf_putc(&resp->body, '}');
-}
-
-/* Prometheus writes sample times as seconds with exactly three decimals
- * (omitted when zero): 1700000000.123, 1700000000.050, 1700000000. */
-static void json_timestamp(ebuf *out, int64_t ms)
-{
-    if (ms < 0) {
-        ebuf_putc(out, '-');
-        ms = -ms;
-    }
-    ebuf_printf(out, "%" PRId64, ms / 1000);
-    if (ms % 1000)
-        ebuf_printf(out, ".%03d", (int)(ms % 1000));
-}
-
-static void json_labels(ebuf *out, const labelset *ls)
-{
-    ebuf_putc(out, '{');
-    for (size_t i = 0; i < ls->n; i++) {
-        if (i)
-            ebuf_putc(out, ',');
-        json_string(out, ls->v[i].name);
-        ebuf_putc(out, ':');
-        json_string(out, ls->v[i].value);
-    }
-    ebuf_putc(out, '}');
-}
-
-static void json_vector(ebuf *out, const qseries_set *result)
-{
-    char num[FMT_FLOAT_MAX];
-    ebuf_puts(out, "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[");
-    for (size_t i = 0; i < result->n; i++) {
-        const qseries *s = &result->v[i];
-        if (i)
-            ebuf_putc(out, ',');
-        ebuf_puts(out, "{\"metric\":");
-        json_labels(out, &s->labels);
-        ebuf_puts(out, ",\"value\":[");
-        json_timestamp(out, s->samples[0].t);
-        fmt_float_json(num, s->samples[0].v);
-        ebuf_printf(out, ",\"%s\"]}", num);
-    }
-    ebuf_puts(out, "]}}");
-}
-
-static void handle_query(void *ctx, const httpd_request *req, httpd_response *resp)
-{
-    aggregator *agg = ctx;
-    char err[512];
-    atomic_fetch_add(&agg->queries, 1);
-    int64_t t = now_ms();
-    const char *ts = httpd_param_get(req, "time");
-    if (ts && ts[0] && !api_parse_time(ts, &t, err, sizeof err)) {
-        char msg[600];
-        snprintf(msg, sizeof msg, "invalid parameter \"time\": %s", err);
-        atomic_fetch_add(&agg->query_errors, 1);
-        api_error(resp, 400, "bad_data", msg);
-        return;
-    }
-    const char *q = httpd_param_get(req, "query");
-    promql_selector sel;
-    promql_error perr;
-    if (promql_parse_selector(q ? q : "", &sel, &perr) != 0) {
-        char msg[600];
-        snprintf(msg, sizeof msg, "invalid parameter \"query\": %s", perr.msg);
-        atomic_fetch_add(&agg->query_errors, 1);
-        api_error(resp, 400, "bad_data", msg);
-        return;
-    }
-    query_storage st = tsdb_query_storage(agg->db);
-    qseries_set result;
-    qseries_set_init(&result);
-    if (promql_eval_selector(&st, &sel, t, agg->lookback_ms, &result, err, sizeof err) != 0) {
-        atomic_fetch_add(&agg->query_errors, 1);
-        api_error(resp, 422, "execution", err);
-    } else {
-        resp->content_type = HTTPD_CONTENT_TYPE_JSON;
-        json_vector(&resp->body, &result);
-    }
-    qseries_set_free(&result);
-    promql_selector_free(&sel);
 }
 
 static void handle_buildinfo(void *ctx, const httpd_request *req, httpd_response *resp)
@@ -145,7 +64,7 @@ static void add_counter(metric_set *ms, const char *name, const char *help, doub
     metric_set_addl(ms, name, v, NULL);
 }
 
-static void self_metrics(aggregator *agg, metric_set *ms)
+void api_self_metrics(aggregator *agg, metric_set *ms)
 {
     ingest_stats is;
     ingest_get_stats(agg->in, &is);
@@ -161,16 +80,14 @@ static void self_metrics(aggregator *agg, metric_set *ms)
                 "Compressed bytes received on the ingest endpoint.", (double)is.bytes);
     add_counter(ms, "ember_aggregator_agent_hellos_total", "Hello messages received from agents.",
                 (double)is.hellos);
-    add_counter(ms, "ember_aggregator_queries_total", "PromQL queries received.",
-                (double)atomic_load(&agg->queries));
-    add_counter(ms, "ember_aggregator_query_errors_total", "PromQL queries that failed.",
-                (double)atomic_load(&agg->query_errors));
     add_counter(ms, "ember_aggregator_ingest_samples_rejected_total",
                 "Samples of accepted batches the store refused (reason in the Ack).",
                 (double)is.samples_rejected);
     ingest_reject_metrics(agg->in, ms);
     api_tsdb_metrics(agg, ms);
     api_write_metrics(ms);
+    forwarder_metrics(agg->fwd, ms);
+    api_query_metrics(agg, ms);
     procstats_collect(ms);
 }
 
@@ -178,7 +95,7 @@ static void handle_metrics(void *ctx, const httpd_request *req, httpd_response *
 {
     metric_set ms;
     metric_set_init(&ms);
-    self_metrics(ctx, &ms);
+    api_self_metrics(ctx, &ms);
     resp->content_type = HTTPD_CONTENT_TYPE_METRICS;
     expfmt_write(&resp->body, &ms);
     metric_set_free(&ms);
@@ -190,34 +107,54 @@ static void server_error(httpd_response *resp, int status, const char *msg)
     api_error(resp, status, "bad_data", msg);
 }
 
+/* The role column is what web authentication (auth.h) asks of a client:
+ * routes that change stored data need the write role, the rest read. */
 static const struct {
     const char *methods;
     const char *path;
     httpd_handler fn;
+    web_role role;
 } routes[] = {
-    {"GET,POST", "/api/v1/query", handle_query},
-    {"GET,POST", "/api/v1/labels", api_handle_labels},
-    {"GET", "/api/v1/label/*", api_handle_label_values}, /* /api/v1/label/<name>/values */
-    {"GET", "/api/v1/status/buildinfo", handle_buildinfo},
-    {"GET", "/api/v1/status/tsdb", api_handle_status_tsdb},
-    {"GET", "/api/v1/agents", api_handle_agents},
-    {"POST", "/api/v1/import/prometheus", api_handle_import},
-    {"POST", "/api/v1/write", api_handle_write},
-    {"GET,POST", "/federate", api_handle_federate},
-    {"GET", "/metrics", handle_metrics},
-    {"GET", "/-/healthy", handle_healthy},
-    {"GET", "/-/ready", handle_ready},
+    {"GET,POST", "/api/v1/query", api_handle_query, WEB_READ},
+    {"GET,POST", "/api/v1/query_range", api_handle_query_range, WEB_READ},
+    {"GET,POST", "/api/v1/series", api_handle_series, WEB_READ},
+    {"GET,POST", "/api/v1/labels", api_handle_labels, WEB_READ},
+    /* /api/v1/label/<name>/values */
+    {"GET", "/api/v1/label/*", api_handle_label_values, WEB_READ},
+    {"GET", "/api/v1/metadata", api_handle_metadata, WEB_READ},
+    {"GET", "/api/v1/status/buildinfo", handle_buildinfo, WEB_READ},
+    {"GET", "/api/v1/status/runtimeinfo", api_handle_runtimeinfo, WEB_READ},
+    {"GET", "/api/v1/status/flags", api_handle_flags, WEB_READ},
+    {"GET", "/api/v1/status/tsdb", api_handle_status_tsdb, WEB_READ},
+    {"GET", "/api/v1/agents", api_handle_agents, WEB_READ},
+    {"POST", "/api/v1/import/prometheus", api_handle_import, WEB_WRITE},
+    {"POST", "/api/v1/write", api_handle_write, WEB_WRITE},
+    {"GET,POST", "/federate", api_handle_federate, WEB_READ},
+    {"GET", "/metrics", handle_metrics, WEB_READ},
+    {"GET", "/-/healthy", handle_healthy, WEB_READ},
+    {"GET", "/-/ready", handle_ready, WEB_READ},
 };
+
+httpd *api_server_new_with(aggregator *agg, const httpd_options *given)
+{
+    httpd_options o = given ? *given : (httpd_options){0};
+    o.threads = API_THREADS;
+    o.error = server_error;
+    o.serialize = false;
+    if (!o.max_body)
+        o.max_body = API_MAX_BODY;
+    if (!o.max_connections)
+        o.max_connections = API_MAX_CONNECTIONS;
+    if (!o.timeout_s)
+        o.timeout_s = API_TIMEOUT_S;
+    httpd *h = httpd_new(&o);
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
+        httpd_route_access(h, routes[i].methods, routes[i].path, routes[i].fn, agg,
+                           (int)routes[i].role);
+    return h;
+}
 
 httpd *api_server_new(aggregator *agg)
 {
-    httpd_options o = {.max_body = API_MAX_BODY,
-                       .threads = API_THREADS,
-                       .max_connections = API_MAX_CONNECTIONS,
-                       .timeout_s = API_TIMEOUT_S,
-                       .error = server_error};
-    httpd *h = httpd_new(&o);
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
-        httpd_route(h, routes[i].methods, routes[i].path, routes[i].fn, agg);
-    return h;
+    return api_server_new_with(agg, NULL);
 }

@@ -1,6 +1,8 @@
 /*
  * api.h — the Prometheus-compatible HTTP API of the aggregator:
- * /api/v1/query, /api/v1/labels, /api/v1/status/buildinfo, /api/v1/status/tsdb,
+ * /api/v1/query, /api/v1/query_range, /api/v1/series, /api/v1/labels,
+ * /api/v1/label/<name>/values, /api/v1/metadata, /api/v1/status/buildinfo,
+ * /api/v1/status/runtimeinfo, /api/v1/status/flags, /api/v1/status/tsdb,
  * /api/v1/import/prometheus, /api/v1/write, /federate, /metrics, /-/healthy,
  * /-/ready.
  * Responses and errors use Prometheus's JSON envelope
@@ -12,6 +14,7 @@
 #include "aggregator/aggregator.h"
 #include "common/expfmt.h"
 #include "common/httpd.h"
+#include "query/engine.h"
 #include "query/promql.h"
 
 #include <stdbool.h>
@@ -29,9 +32,41 @@ void api_error(httpd_response *resp, int status, const char *type, const char *m
 void api_handle_import(void *ctx, const httpd_request *req, httpd_response *resp);
 void api_handle_status_tsdb(void *ctx, const httpd_request *req, httpd_response *resp);
 void api_tsdb_metrics(aggregator *agg, metric_set *ms);
-/* /api/v1/labels and /api/v1/label/<name>/values (the name from the path). */
+/* Everything /metrics shows about this process (also the self-scrape's). */
+void api_self_metrics(aggregator *agg, metric_set *ms);
+/* /api/v1/labels, /api/v1/label/<name>/values (the name from the path)
+ * and /api/v1/series (api_labels.c). */
 void api_handle_labels(void *ctx, const httpd_request *req, httpd_response *resp);
 void api_handle_label_values(void *ctx, const httpd_request *req, httpd_response *resp);
+void api_handle_series(void *ctx, const httpd_request *req, httpd_response *resp);
+
+/* /api/v1/query and /api/v1/query_range (api_query.c), their figures in
+ * /metrics. */
+void api_handle_query(void *ctx, const httpd_request *req, httpd_response *resp);
+void api_handle_query_range(void *ctx, const httpd_request *req, httpd_response *resp);
+void api_query_metrics(aggregator *agg, metric_set *ms);
+
+/* --query.max-concurrency (query_gate.c).  new(max <= 0) is NULL, and a
+ * NULL gate admits everything.  enter waits for a slot until deadline_ms
+ * (now_ms() clock; 0: forever) and returns false if it passed first. */
+query_gate *query_gate_new(int max);
+void query_gate_free(query_gate *g);
+bool query_gate_enter(query_gate *g, int64_t deadline_ms);
+void query_gate_leave(query_gate *g);
+void query_gate_counts(query_gate *g, int *active, int *waiting, int *max);
+
+/* Prometheus's JSON (api_json.c): sample times as seconds with three
+ * decimals at most, label sets as objects, and a query result streamed as
+ * the success answer (takes *res, leaving it empty). */
+void api_json_timestamp(ebuf *out, int64_t ms);
+void api_json_labels(ebuf *out, const labelset *ls);
+void api_stream_result(httpd_response *resp, promql_result *res);
+
+/* /api/v1/metadata (api_metadata.c), /api/v1/status/runtimeinfo and
+ * /api/v1/status/flags (api_runtime.c). */
+void api_handle_metadata(void *ctx, const httpd_request *req, httpd_response *resp);
+void api_handle_runtimeinfo(void *ctx, const httpd_request *req, httpd_response *resp);
+void api_handle_flags(void *ctx, const httpd_request *req, httpd_response *resp);
 
 /* /federate (api_federate.c). */
 void api_handle_federate(void *ctx, const httpd_request *req, httpd_response *resp);

@@ -9,14 +9,17 @@
  * write before the answer, so an answered import survives a crash.  The
  * answer: {"status":"success","data":{"accepted":N,"rejected":M,
  * "errors":["line 3: ...", ...]}} (at most IMPORT_MAX_ERRORS listed).
+ * # HELP and # TYPE lines are stored as metric metadata with the samples.
  */
 #include "aggregator/http/api.h"
 
 #include "common/etime.h"
 #include "common/json.h"
+#include "common/mem.h"
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define IMPORT_MAX_ERRORS 100
@@ -27,6 +30,7 @@ typedef struct import_state {
     ebuf errors;
     size_t nerrors;
     int64_t now;
+    metric_set meta; /* HELP and TYPE lines seen */
 } import_state;
 
 static void line_error(import_state *st, size_t line, const char *msg)
@@ -41,6 +45,29 @@ static void line_error(import_state *st, size_t line, const char *msg)
     json_string(&st->errors, text);
 }
 
+/* Lines are parsed one by one: a HELP line's family comes with the default
+ * type (keep the known one), a TYPE line's without help (metric_set_meta
+ * keeps the known one). */
+static void keep_metadata(import_state *st, const metric_set *ms)
+{
+    for (size_t i = 0; i < ms->nmeta; i++) {
+        const metric_meta *m = &ms->meta[i];
+        const metric_meta *old = metric_set_find_meta(&st->meta, m->family);
+        metric_set_meta(&st->meta, m->family, m->help && old ? old->type : m->type, m->help);
+    }
+}
+
+static int store_metadata(tsdb *db, const metric_set *meta, char *err, size_t errlen)
+{
+    tsdb_metadata *v = em_malloc((meta->nmeta ? meta->nmeta : 1) * sizeof *v);
+    for (size_t i = 0; i < meta->nmeta; i++)
+        v[i] = (tsdb_metadata){meta->meta[i].family, tsdb_metadata_type_of(meta->meta[i].type),
+                               meta->meta[i].help, NULL};
+    int rc = tsdb_metadata_update(db, v, meta->nmeta, err, errlen);
+    free(v);
+    return rc;
+}
+
 static void import_line(import_state *st, const char *p, size_t len, size_t line)
 {
     metric_set ms;
@@ -51,6 +78,7 @@ static void import_line(import_state *st, const char *p, size_t len, size_t line
         snprintf(msg, sizeof msg, "column %zu: %s", e.col, e.msg);
         line_error(st, line, msg);
     }
+    keep_metadata(st, &ms);
     for (size_t i = 0; i < ms.n; i++) {
         const metric_sample *s = &ms.samples[i];
         const char *why =
@@ -68,6 +96,7 @@ void api_handle_import(void *ctx, const httpd_request *req, httpd_response *resp
     aggregator *agg = ctx;
     import_state st = {.app = tsdb_appender_new(agg->db), .now = now_ms()};
     ebuf_init(&st.errors);
+    metric_set_init(&st.meta);
     const char *p = req->body, *end = req->body + req->body_len;
     for (size_t line = 1; p < end; line++) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -77,7 +106,8 @@ void api_handle_import(void *ctx, const httpd_request *req, httpd_response *resp
     }
     tsdb_commit_result res;
     char err[256];
-    if (tsdb_commit(st.app, NULL, 0, &res, err, sizeof err) != 0) {
+    if (tsdb_commit(st.app, NULL, 0, &res, err, sizeof err) != 0 ||
+        store_metadata(agg->db, &st.meta, err, sizeof err) != 0) {
         api_error(resp, 503, "unavailable", err);
     } else {
         resp->content_type = HTTPD_CONTENT_TYPE_JSON;
@@ -87,4 +117,5 @@ void api_handle_import(void *ctx, const httpd_request *req, httpd_response *resp
                     st.accepted, st.rejected, st.errors.len ? st.errors.data : "");
     }
     ebuf_free(&st.errors);
+    metric_set_free(&st.meta);
 }

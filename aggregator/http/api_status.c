@@ -34,8 +34,9 @@ void api_handle_status_tsdb(void *ctx, const httpd_request *req, httpd_response 
     ebuf *b = &resp->body;
     ebuf_printf(b,
                 "{\"status\":\"success\",\"data\":{\"headStats\":{\"numSeries\":%" PRIu64
-                ",\"numLabelPairs\":%" PRIu64 ",\"chunkCount\":%" PRIu64 "}",
-                c.head_series, c.label_pairs, st.head_series);
+                ",\"numLabelPairs\":%" PRIu64 ",\"chunkCount\":%" PRIu64 ",\"minTime\":%" PRId64
+                ",\"maxTime\":%" PRId64 "}",
+                c.head_series, c.label_pairs, st.head_series, st.head_min_t, st.head_max_t);
     card_list(b, "seriesCountByMetricName", c.by_metric, c.n_metric);
     card_list(b, "labelValueCountByLabelName", c.by_label_values, c.n_label_values);
     card_list(b, "seriesCountByLabelValuePair", c.by_pair, c.n_pair);
@@ -73,6 +74,8 @@ void api_tsdb_metrics(aggregator *agg, metric_set *ms)
         {METRIC_COUNTER, "ember_tsdb_retention_runs_total", "Retention runs.", s.retention_runs},
         {METRIC_COUNTER, "ember_tsdb_partitions_dropped_total", "Partitions dropped by retention.",
          s.partitions_dropped},
+        {METRIC_COUNTER, "ember_tsdb_series_dropped_total",
+         "Series dropped by retention once none of their data was left.", s.series_dropped},
         {METRIC_COUNTER, "ember_tsdb_log_truncations_total", "Head log truncations.",
          s.log_truncations},
     };

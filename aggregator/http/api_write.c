@@ -13,11 +13,13 @@
  * with the reasons, so the sender does not retry what cannot succeed (as
  * Prometheus answers refused samples).  A storage failure is 500: senders
  * retry 5xx.  Error bodies are plain text, as Prometheus's receiver writes.
- * Metadata in the request is ignored: the store keeps none.
+ * Metadata in the request is stored (aggregator/tsdb/metadata.c writes
+ * only records that changed).
  */
 #include "aggregator/http/api.h"
 
 #include "common/log.h"
+#include "common/mem.h"
 #include "proto/remote.pb-c.h"
 #include "proto/wire.h"
 
@@ -108,12 +110,29 @@ static void append_series(tsdb_appender *app, const Prometheus__TimeSeries *ts, 
     }
 }
 
+static int store_metadata(tsdb *db, const Prometheus__WriteRequest *wr, char *err, size_t errlen)
+{
+    tsdb_metadata *v = em_malloc((wr->n_metadata ? wr->n_metadata : 1) * sizeof *v);
+    for (size_t i = 0; i < wr->n_metadata; i++) {
+        const Prometheus__MetricMetadata *m = wr->metadata[i];
+        v[i] = (tsdb_metadata){m->metric_family_name, tsdb_metadata_type_of_remote(m->type),
+                               m->help, m->unit};
+    }
+    int rc = tsdb_metadata_update(db, v, wr->n_metadata, err, errlen);
+    free(v);
+    return rc;
+}
+
 int api_remote_write(tsdb *db, const char *body, size_t len, api_write_result *res)
 {
     memset(res, 0, sizeof *res);
     Prometheus__WriteRequest *wr;
     if (api_write_decode(body, len, &wr, res->reason, sizeof res->reason) != 0)
         return 400;
+    if (store_metadata(db, wr, res->reason, sizeof res->reason) != 0) {
+        prometheus__write_request__free_unpacked(wr, NULL);
+        return 500;
+    }
     tsdb_appender *app = tsdb_appender_new(db);
     labelset ls;
     labels_init(&ls);

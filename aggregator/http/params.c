@@ -1,11 +1,14 @@
 /* params.c — API parameter parsing (see params.h). */
 #include "aggregator/http/params.h"
 
+#include "common/etime.h"
 #include "common/fmtfloat.h"
+#include "common/mem.h"
 
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar. */
@@ -71,6 +74,11 @@ static bool parse_rfc3339(const char *s, int64_t *ms)
     return true;
 }
 
+/* Prometheus's minTime and maxTime as RFC 3339 (Go's four-digit-year
+ * parser cannot read them back, so web/api/v1 matches the texts). */
+static const char min_time_text[] = "-292273086-05-16T16:47:06Z";
+static const char max_time_text[] = "292277025-08-18T07:12:54.999999999Z";
+
 bool api_parse_time(const char *s, int64_t *ms, char *err, size_t errlen)
 {
     double v;
@@ -80,6 +88,72 @@ bool api_parse_time(const char *s, int64_t *ms, char *err, size_t errlen)
     }
     if (parse_rfc3339(s, ms))
         return true;
+    if (strcmp(s, min_time_text) == 0 || strcmp(s, max_time_text) == 0) {
+        *ms = s[0] == '-' ? API_MIN_TIME_MS : API_MAX_TIME_MS;
+        return true;
+    }
     snprintf(err, errlen, "cannot parse \"%s\" to a valid timestamp", s);
     return false;
+}
+
+bool api_parse_duration(const char *s, int64_t *ns, char *err, size_t errlen)
+{
+    double secs;
+    int64_t ms;
+    if (parse_float(s, strlen(s), &secs)) {
+        double d = secs * 1e9;
+        if (d >= 9223372036854775808.0 || d < -9223372036854775808.0) {
+            snprintf(err, errlen, "cannot parse \"%s\" to a valid duration. It overflows int64", s);
+            return false;
+        }
+        /* Go's float → int64 conversion of NaN gives the minimum. */
+        *ns = isnan(d) ? INT64_MIN : (int64_t)d;
+        return true;
+    }
+    if (parse_duration_ms(s, &ms)) {
+        *ns = ms * 1000000;
+        return true;
+    }
+    snprintf(err, errlen, "cannot parse \"%s\" to a valid duration", s);
+    return false;
+}
+
+bool api_time_param(const httpd_request *req, const char *name, int64_t dflt, int64_t *ms,
+                    char *msg, size_t msglen)
+{
+    const char *s = httpd_param_get(req, name);
+    char err[300];
+    *ms = dflt;
+    if (!s || !s[0] || api_parse_time(s, ms, err, sizeof err))
+        return true;
+    snprintf(msg, msglen, "invalid parameter \"%s\": Invalid time value for '%s': %s", name, name,
+             err);
+    return false;
+}
+
+int api_parse_matches(const httpd_request *req, promql_selector **out, char *msg, size_t msglen)
+{
+    int n = 0;
+    *out = NULL;
+    for (size_t i = 0; i < req->nparams; i++) {
+        if (strcmp(req->params[i].name, "match[]") != 0)
+            continue;
+        *out = em_realloc(*out, (size_t)(n + 1) * sizeof **out);
+        promql_error perr;
+        if (promql_parse_selector(req->params[i].value, &(*out)[n], &perr) != 0) {
+            snprintf(msg, msglen, "%s", perr.msg);
+            api_selectors_free(*out, n);
+            *out = NULL;
+            return -1;
+        }
+        n++;
+    }
+    return n;
+}
+
+void api_selectors_free(promql_selector *v, int n)
+{
+    for (int i = 0; i < n; i++)
+        promql_selector_free(&v[i]);
+    free(v);
 }

@@ -19,7 +19,8 @@ void chunk_enc_init(chunk_enc *e)
     memset(e, 0, sizeof *e);
     e->cap = 32;
     e->b = em_calloc(1, e->cap);
-    e->nbits = HEADER_BITS;
+    e->nbits = HEADER_BITS; /* the count, kept in the accumulator until full */
+    e->accbits = HEADER_BITS;
 }
 
 void chunk_enc_free(chunk_enc *e)
@@ -28,24 +29,39 @@ void chunk_enc_free(chunk_enc *e)
     memset(e, 0, sizeof *e);
 }
 
-static void put_bits(chunk_enc *e, uint64_t v, unsigned nbits)
+/* Bits collect in a 64-bit accumulator inside the encoder (in the series'
+ * cache lines already); a full word goes to the buffer with one store, no
+ * load: the head's buffer, touched once per 64 bits, is seldom in cache.
+ * The bytes of the partial word are written out by chunk_bytes. */
+static void flush_word(chunk_enc *e, size_t at, uint64_t w)
 {
-    size_t need = (e->nbits + nbits + 7) / 8;
-    if (need > e->cap) {
-        size_t old = e->cap;
-        e->cap = need * 2;
+    if (at + 16 > e->cap) { /* this word and the partial one after it */
+        e->cap = (at + 16) * 2;
         e->b = em_realloc(e->b, e->cap);
-        memset(e->b + old, 0, e->cap - old);
     }
-    while (nbits > 0) {
-        size_t byte = e->nbits / 8;
-        unsigned free_bits = 8 - (unsigned)(e->nbits % 8);
-        unsigned take = nbits < free_bits ? nbits : free_bits;
-        uint8_t chunk = (uint8_t)((v >> (nbits - take)) & ((1u << take) - 1));
-        e->b[byte] |= (uint8_t)(chunk << (free_bits - take));
-        e->nbits += take;
-        nbits -= take;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    w = __builtin_bswap64(w);
+#endif
+    memcpy(e->b + at, &w, 8);
+}
+
+/* The low nbits (1..64) of v. */
+static inline void put_bits(chunk_enc *e, uint64_t v, unsigned nbits)
+{
+    if (nbits < 64)
+        v &= (1ULL << nbits) - 1;
+    unsigned room = 64u - e->accbits;
+    e->nbits += nbits;
+    if (nbits < room) {
+        e->acc = (e->acc << nbits) | v;
+        e->accbits = (uint8_t)(e->accbits + nbits);
+        return;
     }
+    unsigned rest = nbits - room; /* bits left over for the next word */
+    size_t at = (e->nbits - rest) / 8 - 8;
+    flush_word(e, at, room == 64 ? v : (e->acc << room) | (v >> rest));
+    e->acc = rest ? v & ((1ULL << rest) - 1) : 0;
+    e->accbits = (uint8_t)rest;
 }
 
 static void put_varint(chunk_enc *e, int64_t v)
@@ -115,13 +131,21 @@ void chunk_append(chunk_enc *e, int64_t t, double v)
     e->t = t;
     e->v = vbits;
     e->n++;
-    e->b[0] = (uint8_t)(e->n >> 8);
-    e->b[1] = (uint8_t)e->n;
 }
 
-const uint8_t *chunk_bytes(const chunk_enc *e, size_t *len)
+const uint8_t *chunk_bytes(chunk_enc *e, size_t *len)
 {
+    size_t at = (e->nbits - e->accbits) / 8;
     *len = (e->nbits + 7) / 8;
+    if (e->accbits) { /* the partial word, left-aligned (its own bytes only) */
+        uint8_t w[8];
+        uint64_t v = e->acc << (64 - e->accbits);
+        for (unsigned i = 0; i < 8; i++)
+            w[i] = (uint8_t)(v >> (56 - 8 * i));
+        memcpy(e->b + at, w, *len - at); /* flush_word keeps 8 bytes of room */
+    }
+    e->b[0] = (uint8_t)(e->n >> 8);
+    e->b[1] = (uint8_t)e->n;
     return e->b;
 }
 

@@ -34,6 +34,8 @@ typedef struct chunk_enc {
     uint64_t delta; /* last timestamp delta (mod 2^64) */
     uint64_t v;     /* last value bits */
     uint8_t lead, trail;
+    uint8_t accbits; /* bits in acc, not yet in b (the last, partial word) */
+    uint64_t acc;
     int64_t mint;
 } chunk_enc;
 
@@ -41,8 +43,9 @@ void chunk_enc_init(chunk_enc *e);
 void chunk_enc_free(chunk_enc *e);
 /* Append a sample; t must be above the last one and n < CHUNK_MAX_SAMPLES. */
 void chunk_append(chunk_enc *e, int64_t t, double v);
-/* The chunk's bytes as they stand (valid until the next append). */
-const uint8_t *chunk_bytes(const chunk_enc *e, size_t *len);
+/* The chunk's bytes as they stand (valid until the next append): writes the
+ * count and the bits still in the accumulator into the buffer. */
+const uint8_t *chunk_bytes(chunk_enc *e, size_t *len);
 
 typedef struct chunk_iter {
     const uint8_t *b;

@@ -87,11 +87,7 @@ static uint64_t create_series(tsdb *db, rocksdb_writebatch_t *wb, const char *ke
     labels_init(&ls);
     labels_from_key(key, klen, &ls);
     for (size_t i = 0; i < ls.n; i++) {
-        ebuf_reset(&k);
-        ebuf_putc(&k, KEY_POSTING);
-        ebuf_append(&k, ls.v[i].name, strlen(ls.v[i].name) + 1);
-        ebuf_append(&k, ls.v[i].value, strlen(ls.v[i].value) + 1);
-        ebuf_put_be64(&k, id);
+        posting_key(&k, &ls.v[i], id);
         rocksdb_writebatch_put(wb, k.data, k.len, "", 0);
     }
     pthread_rwlock_wrlock(&db->ix_lock);
@@ -160,7 +156,7 @@ static void write_ooo(tsdb *db, rocksdb_writebatch_t *wb, ooo_sample *o, size_t 
 typedef struct commit_ctx {
     tsdb_appender *a;
     rocksdb_writebatch_t *wb;
-    ebuf rec;
+    log_rec rec;
     ooo_sample *ooo;
     size_t nooo, capooo;
     uint64_t wseq, applied, limited;
@@ -181,6 +177,26 @@ static uint64_t staged_series(tsdb *db, commit_ctx *c, const staged *st, uint32_
     return create_series(db, c->wb, key, st->key_len);
 }
 
+/* Remember a staged sample for the commit hook.  The key is the series'
+ * own (samples appended by reference stage none): series are freed only
+ * under the lock with no group open or in flight (series_drop). */
+static void note_written(tsdb *db, const memseries *s, const staged *st)
+{
+    commit_group *g = db->open_group;
+    if (!db->hook)
+        return;
+    EM_GROW(g->written, g->capwritten, g->nwritten + 1);
+    g->written[g->nwritten++] = (tsdb_written){s->key, s->klen, st->t, st->v};
+}
+
+void tsdb_set_commit_hook(tsdb *db, tsdb_commit_hook fn, void *arg)
+{
+    pthread_mutex_lock(&db->lock);
+    db->hook = fn;
+    db->hook_arg = arg;
+    pthread_mutex_unlock(&db->lock);
+}
+
 static void stage_all(commit_ctx *c, uint32_t agent)
 {
     tsdb *db = c->a->db;
@@ -194,6 +210,7 @@ static void stage_all(commit_ctx *c, uint32_t agent)
             continue;
         }
         c->applied++;
+        note_written(db, s, st);
         if (st->t > s->maxt) {
             head_append(db, c->wb, id, s, c->wseq, st->t, st->v);
             log_record_add(&c->rec, id, st->t, st->v);
@@ -223,10 +240,10 @@ static void finish_batch(commit_ctx *c)
 {
     tsdb *db = c->a->db;
     write_ooo(db, c->wb, c->ooo, c->nooo, c->wseq + 1); /* odd: wins ties with the head */
-    if (c->rec.len) {
+    if (c->rec.buf.len) {
         char k[9] = {KEY_LOG};
         be64_put(k + 1, c->wseq);
-        rocksdb_writebatch_put(c->wb, k, sizeof k, c->rec.data, c->rec.len);
+        rocksdb_writebatch_put(c->wb, k, sizeof k, c->rec.buf.data, c->rec.buf.len);
     }
 }
 
@@ -259,6 +276,7 @@ static void group_free(commit_group *g)
     rocksdb_writebatch_destroy(g->wb);
     free(g->agents);
     free(g->seqs);
+    free(g->written);
     free(g);
 }
 
@@ -273,6 +291,9 @@ static void group_write(tsdb *db, commit_group *g)
     pthread_mutex_unlock(&db->lock);
     char *rerr = NULL;
     rocksdb_write(db->db, db->wopts, g->wb, &rerr);
+    /* Still the only writer: hook calls keep the groups' order. */
+    if (!rerr && db->hook && g->nwritten)
+        db->hook(db->hook_arg, g->written, g->nwritten);
     pthread_mutex_lock(&db->lock);
     if (rerr) {
         snprintf(g->err, sizeof g->err, "RocksDB write failed: %s", rerr);
@@ -311,6 +332,19 @@ static bool duplicate_durable(tsdb *db, uint32_t agent, uint64_t seq)
     return seq <= db->agents[agent - 1].durable;
 }
 
+/* Was a series staged by reference dropped (retention) before this commit?
+ * Checked before anything is applied: such a commit is refused whole. */
+static bool stale_refs(const tsdb_appender *a)
+{
+    const tsdb *db = a->db;
+    for (size_t i = 0; i < a->n; i++) {
+        uint64_t id = a->v[i].id;
+        if (a->v[i].key_len == 0 && (id >= db->cap_series || !db->series[id]))
+            return true;
+    }
+    return false;
+}
+
 static int commit_locked(tsdb_appender *a, const char *agent_id, uint64_t seq,
                          tsdb_commit_result *res, char *err, size_t errlen)
 {
@@ -328,10 +362,14 @@ static int commit_locked(tsdb_appender *a, const char *agent_id, uint64_t seq,
         snprintf(err, errlen, "store refuses writes after an earlier failure: %s", db->broken);
         return -1;
     }
+    if (stale_refs(a)) {
+        snprintf(err, errlen, "%s (its series was dropped meanwhile)", TSDB_STALE_REF);
+        return -1;
+    }
     commit_group *g = open_group(db);
     commit_ctx c = {.a = a, .wb = g->wb, .wseq = db->next_wseq};
     db->next_wseq += 2;
-    ebuf_init(&c.rec);
+    ebuf_init(&c.rec.buf);
     stage_all(&c, agent);
     finish_batch(&c);
     if (agent)
@@ -345,7 +383,7 @@ static int commit_locked(tsdb_appender *a, const char *agent_id, uint64_t seq,
         snprintf(err, errlen, "%s", g->err);
     if (--g->waiters == 0)
         group_free(g);
-    ebuf_free(&c.rec);
+    ebuf_free(&c.rec.buf);
     free(c.ooo);
     return rc;
 }
@@ -357,9 +395,12 @@ int tsdb_commit(tsdb_appender *a, const char *agent_id, uint64_t seq, tsdb_commi
     memset(res, 0, sizeof *res);
     res->rejected = a->rejected;
     snprintf(res->reason, sizeof res->reason, "%s", a->reason);
+    recover_if_broken(db);
+    pthread_rwlock_rdlock(&db->access); /* a NULL handle leaves db->broken set */
     pthread_mutex_lock(&db->lock);
     int rc = commit_locked(a, agent_id, seq, res, err, errlen);
     pthread_mutex_unlock(&db->lock);
+    pthread_rwlock_unlock(&db->access);
     tsdb_appender_discard(a);
     return rc;
 }

@@ -9,6 +9,11 @@
  * with the head, whose samples never predate an out-of-order write of the
  * same timestamp (see head.c), so the order of writes is kept.
  *
+ * A maintenance pass compacts the partitions that received out-of-order
+ * chunks, and the closed partitions (before the one now falls in) where
+ * heads were cut small by age: while a partition is current, every hour
+ * may add another small chunk per slow series, so it is merged once, after.
+ *
  * Candidates are found with an unlocked scan; each group is re-read and
  * rewritten under the lock so a concurrent commit cannot slip a chunk in
  * between.  The rewrite is not synced: it changes how data is stored, not
@@ -16,6 +21,7 @@
  */
 #include "aggregator/tsdb/tsdb_int.h"
 
+#include "common/etime.h"
 #include "common/mem.h"
 
 #include <stdio.h>
@@ -130,18 +136,49 @@ static int compact_partition(tsdb *db, int64_t part)
     return rc;
 }
 
+/* Under the lock: the dirty partitions and the closed aged ones (taken off
+ * their lists), in parts (n returned). */
+static size_t due_partitions(tsdb *db, int64_t **parts)
+{
+    int64_t current = partition_of(db, now_ms());
+    size_t n = db->ndirty, kept = 0;
+    *parts = em_calloc(db->ndirty + db->naged + 1, sizeof(int64_t));
+    if (n)
+        memcpy(*parts, db->dirty, n * sizeof(int64_t));
+    db->ndirty = 0;
+    for (size_t i = 0; i < db->naged; i++) {
+        if (db->aged[i] < current)
+            (*parts)[n++] = db->aged[i];
+        else
+            db->aged[kept++] = db->aged[i];
+    }
+    db->naged = kept;
+    return n; /* a partition on both lists is compacted twice: the second finds nothing */
+}
+
 int compact_run(tsdb *db, bool all)
 {
     pthread_mutex_lock(&db->lock);
-    size_t n = all ? db->nparts : db->ndirty;
-    int64_t *parts = em_calloc(n + 1, sizeof(int64_t));
-    if (n)
-        memcpy(parts, all ? db->parts : db->dirty, n * sizeof(int64_t));
-    db->ndirty = 0;
+    int64_t *parts;
+    size_t n;
+    if (all) {
+        n = db->nparts;
+        parts = em_calloc(n + 1, sizeof(int64_t));
+        if (n)
+            memcpy(parts, db->parts, n * sizeof(int64_t));
+        db->ndirty = db->naged = 0;
+    } else {
+        n = due_partitions(db, &parts);
+    }
     pthread_mutex_unlock(&db->lock);
+    if (!store_enter(db)) {
+        free(parts);
+        return -1;
+    }
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = compact_partition(db, parts[i]);
+    store_leave(db);
     free(parts);
     pthread_mutex_lock(&db->lock);
     db->st.compactions++;
@@ -153,7 +190,10 @@ int tsdb_compact(tsdb *db, char *err, size_t errlen)
 {
     int rc = compact_run(db, true);
     if (rc == 0) /* flush and compact everything: the on-disk figure settles */
-        rocksdb_compact_range(db->db, NULL, 0, NULL, 0);
+        if ((rc = store_enter(db) ? 0 : -1) == 0) {
+            rocksdb_compact_range(db->db, NULL, 0, NULL, 0);
+            store_leave(db);
+        }
     if (rc != 0)
         snprintf(err, errlen, "compaction failed: %s", db->broken ? db->broken : "write error");
     return rc;

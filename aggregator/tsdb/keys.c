@@ -50,12 +50,13 @@ void chunk_key(char out[CHUNK_KEY_LEN], int64_t part, uint64_t id, int64_t mint,
     be64_put(out + 25, wseq);
 }
 
-void chunk_value(ebuf *out, int64_t maxt, const uint8_t *b, size_t len)
+void posting_key(ebuf *k, const label *l, uint64_t id)
 {
-    char m[8];
-    be64_put(m, flip64(maxt));
-    ebuf_append(out, m, 8);
-    ebuf_append(out, b, len);
+    ebuf_reset(k);
+    ebuf_putc(k, KEY_POSTING);
+    ebuf_append(k, l->name, strlen(l->name) + 1);
+    ebuf_append(k, l->value, strlen(l->value) + 1);
+    ebuf_put_be64(k, id);
 }
 
 /* Insert v into a sorted set unless present. */
@@ -80,4 +81,9 @@ void parts_note(tsdb *db, int64_t part)
 void dirty_note(tsdb *db, int64_t part)
 {
     set_insert(&db->dirty, &db->ndirty, &db->capdirty, part);
+}
+
+void aged_note(tsdb *db, int64_t part)
+{
+    set_insert(&db->aged, &db->naged, &db->capaged, part);
 }

@@ -5,6 +5,10 @@
  * key range: retention drops a partition whose whole span is older than
  * now - retention with one range delete, then asks RocksDB to compact that
  * range so the disk space comes back.  Samples are never deleted one by one.
+ * Series left with no data (their newest sample was in a dropped partition
+ * and their head is empty) then go too: their 'S', 'L', 'P' and 'H' keys,
+ * their memory, and their index entries (the index is rebuilt from the
+ * series that remain; this happens at most once per dropped partition).
  *
  * The maintenance thread wakes every maint_interval_ms to cut old head
  * chunks and truncate the head log, apply retention and compact the
@@ -16,6 +20,7 @@
 
 #include "common/etime.h"
 #include "common/log.h"
+#include "common/mem.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -62,11 +67,102 @@ static void drop_partition(tsdb *db, int64_t part)
     rocksdb_compact_range(db->db, lo, sizeof lo, hi, sizeof hi);
 }
 
+/* Every key of series id (labels key in s) into wb. */
+static void series_keys_delete(rocksdb_writebatch_t *wb, uint64_t id, const memseries *s)
+{
+    ebuf k;
+    ebuf_init(&k);
+    ebuf_putc(&k, KEY_SERIES);
+    ebuf_append(&k, s->key, s->klen);
+    rocksdb_writebatch_delete(wb, k.data, k.len);
+    char ik[9] = {KEY_LABELS};
+    be64_put(ik + 1, id);
+    rocksdb_writebatch_delete(wb, ik, sizeof ik);
+    ik[0] = KEY_CUT;
+    rocksdb_writebatch_delete(wb, ik, sizeof ik);
+    labelset ls;
+    labels_init(&ls);
+    labels_from_key(s->key, s->klen, &ls);
+    for (size_t i = 0; i < ls.n; i++) {
+        posting_key(&k, &ls.v[i], id);
+        rocksdb_writebatch_delete(wb, k.data, k.len);
+    }
+    labels_free(&ls);
+    ebuf_free(&k);
+}
+
+/* Index and key map from the series that remain (ascending ids: sorted
+ * postings).  Under both locks. */
+static void index_rebuild(tsdb *db)
+{
+    index_free(&db->ix);
+    index_init(&db->ix);
+    series_map_free(&db->by_key);
+    labelset ls;
+    labels_init(&ls);
+    for (uint64_t id = 1; id < db->next_id; id++) {
+        const memseries *s = db->series[id];
+        if (!s)
+            continue;
+        labels_clear(&ls);
+        labels_from_key(s->key, s->klen, &ls);
+        index_add(&db->ix, id, &ls);
+        series_map_put(&db->by_key, series_key_hash(s->key, s->klen), id);
+    }
+    labels_free(&ls);
+}
+
+/* Drop the series whose every sample is below before (all in dropped
+ * partitions: a series' out-of-order samples are never newer than its
+ * maxt) and whose head is empty.  No group may be open or in flight while
+ * series are freed: the commit hook reads their keys (commit.c). */
+static void series_drop_expired(tsdb *db, int64_t before)
+{
+    pthread_mutex_lock(&db->lock);
+    groups_flush(db);
+    rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+    uint64_t *gone = NULL;
+    size_t n = 0, cap = 0;
+    for (uint64_t id = 1; id < db->next_id; id++) {
+        memseries *s = db->series[id];
+        if (s && s->head.n == 0 && s->maxt < before) {
+            series_keys_delete(wb, id, s);
+            EM_GROW(gone, cap, n + 1);
+            gone[n++] = id;
+        }
+    }
+    char err[256];
+    if (n && tsdb_write(db, wb, false, err, sizeof err) == 0) {
+        pthread_rwlock_wrlock(&db->ix_lock);
+        atomic_fetch_add(&db->drop_gen, 1); /* before any id goes: stales tsdb_refs */
+        for (size_t i = 0; i < n; i++) {
+            memseries *s = db->series[gone[i]];
+            if (s->owner)
+                db->agents[s->owner - 1].active--;
+            memseries_free(s);
+            db->series[gone[i]] = NULL;
+        }
+        index_rebuild(db);
+        pthread_rwlock_unlock(&db->ix_lock);
+        db->st.series_dropped += n;
+        db->st.series = db->ix.nseries;
+        log_info("retention dropped series without data", "series=%zu", n);
+    } else if (n) {
+        log_error("cannot drop expired series", "err=%s", err);
+    }
+    rocksdb_writebatch_destroy(wb);
+    free(gone);
+    pthread_mutex_unlock(&db->lock);
+}
+
 int retention_run(tsdb *db, int64_t now)
 {
     if (db->o.retention_ms <= 0)
         return 0;
     int64_t cutoff = now - db->o.retention_ms;
+    int64_t dropped_below = INT64_MIN;
+    if (!store_enter(db))
+        return -1;
     for (;;) {
         pthread_mutex_lock(&db->lock);
         bool drop = db->nparts > 0 && (db->parts[0] + 1) * db->o.partition_ms <= cutoff;
@@ -80,8 +176,12 @@ int retention_run(tsdb *db, int64_t now)
         if (!drop)
             break;
         drop_partition(db, part);
+        dropped_below = (part + 1) * db->o.partition_ms;
         log_info("retention dropped partition", "partition=%lld", (long long)part);
     }
+    if (dropped_below != INT64_MIN)
+        series_drop_expired(db, dropped_below);
+    store_leave(db);
     pthread_mutex_lock(&db->lock);
     db->st.retention_runs++;
     pthread_mutex_unlock(&db->lock);
@@ -131,7 +231,10 @@ static void *maint_main(void *arg)
         pthread_mutex_unlock(&db->maint_lock);
         if (!db->o.sync) {
             char *e = NULL;
-            rocksdb_flush_wal(db->db, 1, &e);
+            if (store_enter(db)) {
+                rocksdb_flush_wal(db->db, 1, &e);
+                store_leave(db);
+            }
             free(e);
         }
         if (now_ms() >= next_pass) {

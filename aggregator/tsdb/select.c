@@ -14,6 +14,7 @@
 #include "common/etime.h"
 #include "common/mem.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -231,11 +232,14 @@ static int tsdb_select(void *ctx, const label_matcher *ms, size_t nms, int64_t m
                        qselect_set *out, char *err, size_t errlen)
 {
     tsdb *db = ctx;
-    (void)err, (void)errlen;
     if (db->o.retention_ms > 0 && mint < now_ms() - db->o.retention_ms)
         mint = now_ms() - db->o.retention_ms;
     size_t n, nparts;
     int64_t *parts;
+    if (!store_enter(db)) {
+        snprintf(err, errlen, "store unavailable after a failed write");
+        return -1;
+    }
     picked *p = pick_series(db, ms, nms, mint, maxt, &n, &parts, &nparts);
     rocksdb_iterator_t *it = rocksdb_create_iterator(db->db, db->ropts);
     labelset ls;
@@ -254,6 +258,7 @@ static int tsdb_select(void *ctx, const label_matcher *ms, size_t nms, int64_t m
     }
     labels_free(&ls);
     rocksdb_iter_destroy(it);
+    store_leave(db);
     free(p);
     free(parts);
     return 0;

@@ -5,12 +5,14 @@
  * An append to a known series builds the canonical key straight from the
  * caller's labels and finds the series id with one hash lookup (under a
  * read lock, never waiting for a commit's write): no label copy and no
- * validation, which a series got once, when it was created.  The head is
+ * validation, which a series got once, when it was created; an append by
+ * reference (tsdb_append_ref) skips even that, lock-free.  The head is
  * updated while a commit is staged, before the write: if RocksDB then
- * fails, the store refuses every later commit (answered "retry") until a
- * restart rebuilds memory from disk, so nothing unwritten is ever
+ * fails, the store refuses commits (answered "retry") until recover.c has
+ * reopened it and rebuilt memory from disk, so nothing unwritten is ever
  * acknowledged and memory never silently drifts from disk.
  */
+#define _GNU_SOURCE /* pthread_rwlockattr_setkind_np */
 #include "aggregator/tsdb/tsdb_int.h"
 
 #include "common/etime.h"
@@ -31,9 +33,27 @@ const char *tsdb_reject_name(tsdb_reject r)
     return r < TSDB_REJ_COUNT ? reject_names[r] : "unknown";
 }
 
+bool store_enter(tsdb *db)
+{
+    pthread_rwlock_rdlock(&db->access);
+    if (db->db)
+        return true;
+    pthread_rwlock_unlock(&db->access);
+    return false;
+}
+
+void store_leave(tsdb *db)
+{
+    pthread_rwlock_unlock(&db->access);
+}
+
 int tsdb_write(tsdb *db, rocksdb_writebatch_t *wb, bool sync, char *err, size_t errlen)
 {
     groups_flush(db);
+    if (!db->db) { /* a recovery could not reopen it */
+        snprintf(err, errlen, "store unavailable: %s", db->broken ? db->broken : "closed");
+        return -1;
+    }
     char *rerr = NULL;
     rocksdb_write(db->db, sync ? db->wopts : db->wopts_nosync, wb, &rerr);
     if (!rerr)
@@ -127,33 +147,19 @@ static rocksdb_options_t *rocks_options(void)
     return opts;
 }
 
-int tsdb_open(const char *dir, const tsdb_options *o, tsdb **out, char *err, size_t errlen)
+int rocks_open(tsdb *db, char *err, size_t errlen)
 {
-    tsdb *db = em_calloc(1, sizeof *db);
-    err[0] = 0;
-    db->o = o ? *o : (tsdb_options){.sync = true};
-    apply_defaults(&db->o);
-    db->opts = rocks_options();
     char *rerr = NULL;
-    db->db = rocksdb_open(db->opts, dir, &rerr);
-    if (rerr) {
-        snprintf(err, errlen, "cannot open RocksDB in %s: %s", dir, rerr);
-        free(rerr);
-        rocksdb_options_destroy(db->opts);
-        free(db);
-        return -1;
-    }
-    db->wopts = rocksdb_writeoptions_create();
-    rocksdb_writeoptions_set_sync(db->wopts, db->o.sync);
-    db->wopts_nosync = rocksdb_writeoptions_create();
-    db->ropts = rocksdb_readoptions_create();
-    pthread_mutex_init(&db->lock, NULL);
-    pthread_rwlock_init(&db->ix_lock, NULL);
-    pthread_cond_init(&db->group_cond, NULL);
-    pthread_mutex_init(&db->maint_lock, NULL);
-    pthread_cond_init(&db->maint_cond, NULL);
-    index_init(&db->ix);
-    strmap_init(&db->agent_map);
+    db->db = rocksdb_open(db->opts, db->dir, &rerr);
+    if (!rerr)
+        return 0;
+    snprintf(err, errlen, "cannot open RocksDB in %s: %s", db->dir, rerr);
+    free(rerr);
+    return -1;
+}
+
+int state_load(tsdb *db, char *err, size_t errlen)
+{
     db->next_id = tsdb_get_u64(db, META_NEXT_ID, sizeof META_NEXT_ID, 1);
     db->next_wseq = tsdb_get_u64(db, META_NEXT_WSEQ, sizeof META_NEXT_WSEQ, 2);
     series_slot(db, db->next_id, NULL);
@@ -161,11 +167,79 @@ int tsdb_open(const char *dir, const tsdb_options *o, tsdb **out, char *err, siz
     agents_load(db);
     if (parts_load(db) != 0 || log_replay(db, err, errlen) != 0) {
         if (!err[0])
-            snprintf(err, errlen, "cannot read the store in %s", dir);
-        tsdb_close(db);
+            snprintf(err, errlen, "cannot read the store in %s", db->dir);
         return -1;
     }
     db->st.series = db->ix.nseries;
+    return 0;
+}
+
+void state_free(tsdb *db)
+{
+    for (uint64_t id = 0; id < db->cap_series; id++)
+        memseries_free(db->series[id]);
+    free(db->series);
+    db->series = NULL;
+    db->cap_series = 0;
+    index_free(&db->ix);
+    index_init(&db->ix);
+    series_map_free(&db->by_key);
+    for (size_t i = 0; i < db->nagents; i++)
+        free(db->agents[i].id);
+    free(db->agents);
+    db->agents = NULL;
+    db->nagents = db->capagents = 0;
+    strmap_free(&db->agent_map);
+    strmap_init(&db->agent_map);
+    free(db->parts);
+    free(db->dirty);
+    free(db->aged);
+    db->parts = db->dirty = db->aged = NULL;
+    db->nparts = db->ndirty = db->naged = db->capparts = db->capdirty = db->capaged = 0;
+}
+
+static void locks_init(tsdb *db)
+{
+    pthread_mutex_init(&db->lock, NULL);
+    pthread_rwlock_init(&db->ix_lock, NULL);
+    pthread_rwlockattr_t wp; /* a waiting recovery is not starved by new commits */
+    pthread_rwlockattr_init(&wp);
+    pthread_rwlockattr_setkind_np(&wp, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&db->access, &wp);
+    pthread_rwlockattr_destroy(&wp);
+    pthread_cond_init(&db->group_cond, NULL);
+    pthread_mutex_init(&db->maint_lock, NULL);
+    pthread_cond_init(&db->maint_cond, NULL);
+}
+
+int tsdb_open(const char *dir, const tsdb_options *o, tsdb **out, char *err, size_t errlen)
+{
+    tsdb *db = em_calloc(1, sizeof *db);
+    err[0] = 0;
+    db->o = o ? *o : (tsdb_options){.sync = true};
+    apply_defaults(&db->o);
+    db->opts = rocks_options();
+    db->dir = em_strdup(dir);
+    if (rocks_open(db, err, errlen) != 0) {
+        rocksdb_options_destroy(db->opts);
+        free(db->dir);
+        free(db);
+        return -1;
+    }
+    db->wopts = rocksdb_writeoptions_create();
+    rocksdb_writeoptions_set_sync(db->wopts, db->o.sync);
+    db->wopts_nosync = rocksdb_writeoptions_create();
+    db->ropts = rocksdb_readoptions_create();
+    locks_init(db);
+    index_init(&db->ix);
+    strmap_init(&db->agent_map);
+    /* references from another handle on the same directory are stale too */
+    atomic_init(&db->drop_gen, (uint64_t)now_ms() << 20);
+    metadata_load(db);
+    if (state_load(db, err, errlen) != 0) {
+        tsdb_close(db);
+        return -1;
+    }
     maint_start(db);
     *out = db;
     return 0;
@@ -179,24 +253,19 @@ void tsdb_close(tsdb *db)
     pthread_mutex_destroy(&db->maint_lock);
     pthread_cond_destroy(&db->maint_cond);
     rocksdb_close(db->db);
+    metadata_free(db);
     rocksdb_writeoptions_destroy(db->wopts);
     rocksdb_writeoptions_destroy(db->wopts_nosync);
     rocksdb_readoptions_destroy(db->ropts);
     rocksdb_options_destroy(db->opts);
-    for (uint64_t id = 0; id < db->cap_series; id++)
-        memseries_free(db->series[id]);
-    free(db->series);
+    state_free(db);
     index_free(&db->ix);
-    series_map_free(&db->by_key);
-    for (size_t i = 0; i < db->nagents; i++)
-        free(db->agents[i].id);
-    free(db->agents);
     strmap_free(&db->agent_map);
-    free(db->parts);
-    free(db->dirty);
     free(db->broken);
+    free(db->dir);
     pthread_mutex_destroy(&db->lock);
     pthread_rwlock_destroy(&db->ix_lock);
+    pthread_rwlock_destroy(&db->access);
     pthread_cond_destroy(&db->group_cond);
     free(db);
 }
@@ -283,20 +352,40 @@ static const char *key_checked(tsdb_appender *a, const labelset *ls)
     return NULL;
 }
 
-/* Known series (in the index) were validated when they were created: an
- * append to one costs a key build and a hash lookup, no copy or check. */
-const char *tsdb_append(tsdb_appender *a, const labelset *ls, int64_t ts_ms, double v)
+static void stage(tsdb_appender *a, size_t off, uint64_t id, int64_t ts_ms, double v)
 {
+    EM_GROW(a->v, a->cap, a->n + 1);
+    a->v[a->n++] = (staged){off, a->keys.len - off, id, ts_ms, v};
+}
+
+const char TSDB_STALE_REF[] = "series reference is stale: append with the labels";
+
+/* Known series (in the index) were validated when they were created: an
+ * append to one costs a key build and a hash lookup, no copy or check; an
+ * append by reference costs neither (the commit checks the id). */
+const char *tsdb_append_ref(tsdb_appender *a, tsdb_ref *ref, const labelset *ls, int64_t ts_ms,
+                            double v)
+{
+    tsdb *db = a->db;
+    uint64_t gen = atomic_load_explicit(&db->drop_gen, memory_order_acquire);
+    if (ref && ref->id && ref->gen == gen) {
+        const char *bad = check_time(a, ts_ms);
+        if (!bad)
+            stage(a, a->keys.len, ref->id, ts_ms, v);
+        return bad;
+    }
+    if (!ls)
+        return TSDB_STALE_REF;
     const char *bad = check_time(a, ts_ms);
     if (bad)
         return bad;
     size_t off = a->keys.len;
     uint64_t id = 0;
     if (key_direct(&a->keys, ls)) {
-        pthread_rwlock_rdlock(&a->db->ix_lock);
-        bool known = series_map_get(&a->db->by_key, a->db->series, a->keys.data + off,
-                                    a->keys.len - off, &id);
-        pthread_rwlock_unlock(&a->db->ix_lock);
+        pthread_rwlock_rdlock(&db->ix_lock);
+        bool known =
+            series_map_get(&db->by_key, db->series, a->keys.data + off, a->keys.len - off, &id);
+        pthread_rwlock_unlock(&db->ix_lock);
         if (!known)
             id = 0;
     }
@@ -304,10 +393,16 @@ const char *tsdb_append(tsdb_appender *a, const labelset *ls, int64_t ts_ms, dou
         a->keys.len = off;
         if ((bad = key_checked(a, ls)) != NULL)
             return bad;
+    } else if (ref) {
+        *ref = (tsdb_ref){id, gen};
     }
-    EM_GROW(a->v, a->cap, a->n + 1);
-    a->v[a->n++] = (staged){off, a->keys.len - off, id, ts_ms, v};
+    stage(a, off, id, ts_ms, v);
     return NULL;
+}
+
+const char *tsdb_append(tsdb_appender *a, const labelset *ls, int64_t ts_ms, double v)
+{
+    return tsdb_append_ref(a, NULL, ls, ts_ms, v);
 }
 
 static uint64_t int_property(tsdb *db, const char *name)
@@ -322,16 +417,23 @@ void tsdb_get_stats(tsdb *db, tsdb_stats *st)
     *st = db->st;
     st->series = db->ix.nseries;
     st->head_series = st->head_chunks_bytes = 0;
+    st->head_min_t = INT64_MAX;
+    st->head_max_t = INT64_MIN;
     for (uint64_t id = 1; id < db->next_id; id++) {
         memseries *s = db->series[id];
         if (s && s->head.n) {
             st->head_series++;
             st->head_chunks_bytes += s->head.cap;
+            st->head_min_t = s->head.mint < st->head_min_t ? s->head.mint : st->head_min_t;
+            st->head_max_t = s->head.t > st->head_max_t ? s->head.t : st->head_max_t;
         }
     }
     st->partitions = db->nparts;
     pthread_mutex_unlock(&db->lock);
+    if (!store_enter(db))
+        return;
     st->memtable_bytes = int_property(db, "rocksdb.cur-size-all-mem-tables");
     st->disk_bytes = int_property(db, "rocksdb.total-sst-files-size") +
                      int_property(db, "rocksdb.size-all-mem-tables");
+    store_leave(db);
 }

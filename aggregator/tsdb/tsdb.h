@@ -17,6 +17,7 @@
 #ifndef EMBER_AGGREGATOR_TSDB_H
 #define EMBER_AGGREGATOR_TSDB_H
 
+#include "common/expfmt.h"
 #include "common/labels.h"
 #include "query/storage.h"
 
@@ -53,12 +54,15 @@ const char *tsdb_reject_name(tsdb_reject r); /* "no_metric_name", ... (metric la
 
 typedef struct tsdb_stats {
     uint64_t series, head_series, head_chunks_bytes;
+    int64_t head_min_t, head_max_t; /* span of the open head chunks; empty: MAX, MIN */
     uint64_t series_created, samples_appended, ooo_samples, chunks_cut, commits;
     uint64_t rejected[TSDB_REJ_COUNT];
     uint64_t compactions, chunks_compacted, retention_runs, partitions_dropped, log_truncations;
+    uint64_t series_dropped; /* by retention, once no data of theirs was left */
     uint64_t partitions;
-    uint64_t disk_bytes;     /* SST files and memtables */
-    uint64_t memtable_bytes; /* RocksDB's memtables (memory) */
+    uint64_t disk_bytes;      /* SST files and memtables */
+    uint64_t memtable_bytes;  /* RocksDB's memtables (memory) */
+    uint64_t metadata_writes; /* metadata records written (new or changed) */
 } tsdb_stats;
 
 typedef struct tsdb_commit_result {
@@ -78,6 +82,21 @@ tsdb_appender *tsdb_appender_new(tsdb *db);
  * not staged).  ls need not be sorted.
  */
 const char *tsdb_append(tsdb_appender *a, const labelset *ls, int64_t ts_ms, double v);
+/*
+ * A series reference, as Prometheus's Appender.Append(ref, ...): start from
+ * {0}; tsdb_append_ref fills it once the series exists (an append after the
+ * commit that created it), and later appends with it skip the label lookup.
+ * Ids are never reused; a reference made stale by retention dropping its
+ * series is noticed and refreshed from ls.  ls may be NULL with a filled
+ * reference: when that reference is stale, TSDB_STALE_REF is returned
+ * (nothing staged or counted) and the caller appends again with labels.
+ */
+typedef struct tsdb_ref {
+    uint64_t id, gen;
+} tsdb_ref;
+extern const char TSDB_STALE_REF[];
+const char *tsdb_append_ref(tsdb_appender *a, tsdb_ref *ref, const labelset *ls, int64_t ts_ms,
+                            double v);
 /*
  * Commit the staged samples atomically and durably (with sync).  With
  * agent_id set, the commit happens only if seq is above the agent's
@@ -116,6 +135,46 @@ typedef struct tsdb_cardinality {
 } tsdb_cardinality;
 void tsdb_get_cardinality(tsdb *db, size_t top, tsdb_cardinality *c);
 void tsdb_cardinality_free(tsdb_cardinality *c);
+
+/*
+ * A sample a commit wrote: its series' canonical label key (name\0value\0...,
+ * names sorted) and the sample.  A hook set here sees every sample once it is
+ * durable (rejected and duplicate ones never), one call per group write, in
+ * commit order, never two calls at once, outside the store's lock; the
+ * pointers are valid during the call only.  Set it before writes start.
+ * (Remote write out: aggregator/forward.)
+ */
+typedef struct tsdb_written {
+    const char *key;
+    size_t key_len;
+    int64_t t;
+    double v;
+} tsdb_written;
+typedef void (*tsdb_commit_hook)(void *arg, const tsdb_written *v, size_t n);
+void tsdb_set_commit_hook(tsdb *db, tsdb_commit_hook fn, void *arg);
+
+/*
+ * Metric metadata per family name (metadata.c), as Prometheus's
+ * /api/v1/metadata shows it.  type is one of Prometheus's names: "counter",
+ * "gauge", "histogram", "gaugehistogram", "summary", "info", "stateset",
+ * "unknown" (anything else is stored as "unknown"); help and unit may be
+ * NULL for "".
+ */
+typedef struct tsdb_metadata {
+    const char *family, *type, *help, *unit;
+} tsdb_metadata;
+/* Record v[0..n): only new or changed records are written (one atomic
+ * write), so repeating known metadata costs no I/O.  Entries without a
+ * family are skipped.  Returns 0, or -1 with err set (storage failure). */
+int tsdb_metadata_update(tsdb *db, const tsdb_metadata *v, size_t n, char *err, size_t errlen);
+/* Every record (family NULL) or the one of family, sorted by family; free
+ * with tsdb_metadata_list_free. */
+void tsdb_metadata_list(tsdb *db, const char *family, tsdb_metadata **out, size_t *n);
+void tsdb_metadata_list_free(tsdb_metadata *v, size_t n);
+/* Type names of the exposition format's types (untyped is "unknown") and of
+ * remote write's MetricMetadata.MetricType numbers. */
+const char *tsdb_metadata_type_of(metric_type t);
+const char *tsdb_metadata_type_of_remote(int rw_type);
 
 /* The query engine's view of this store. */
 query_storage tsdb_query_storage(tsdb *db);

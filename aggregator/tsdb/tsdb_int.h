@@ -9,10 +9,11 @@
  *   'L' id                        → labels        series id → label set
  *   'P' name\0value\0 id          → ""            postings name=value → ids
  *   'C' part id mint wseq         → maxt chunk    a compressed chunk
- *   'W' wseq                      → records       head log: one per commit
+ *   'W' wseq                      → records       head log: one per commit (log.c)
  *   'H' id                        → maxt          newest time cut from the head
  *   'A' agent_id                  → seq           highest committed seq per agent
  *   'M' "next_id" / "next_wseq"   → u64           counters
+ *   'D' family                    → type\0help\0unit\0   metric metadata (metadata.c)
  * "labels" is name\0value\0... in canonical order; "part" is the time
  * partition (floor(mint / partition length)), so a partition is one key range
  * and retention drops it with one range delete.  wseq is the commit sequence
@@ -38,6 +39,7 @@
 #define KEY_CUT 'H'
 #define KEY_AGENT 'A'
 #define KEY_META 'M'
+#define KEY_METADATA 'D'
 #define CHUNK_KEY_LEN 33 /* 'C' + part + id + mint + wseq */
 
 typedef struct memseries {
@@ -85,6 +87,8 @@ typedef struct commit_group {
     bool done;
     int rc;
     char err[256];
+    tsdb_written *written; /* for the commit hook, in staging order */
+    size_t nwritten, capwritten;
 } commit_group;
 
 struct tsdb {
@@ -110,16 +114,33 @@ struct tsdb {
     size_t nparts, capparts;
     int64_t *dirty; /* partitions with chunks to compact */
     size_t ndirty, capdirty;
-    char *broken;             /* a failed write: commits refused until restart */
-    commit_group *open_group; /* collecting commits; NULL: none */
-    bool writing;             /* a group write is in flight (outside the lock) */
+    int64_t *aged; /* partitions with small chunks cut by age: compacted once closed */
+    size_t naged, capaged;
+    char *broken;             /* a failed write: commits refused until recovery (recover.c) */
+    int64_t recover_after_ms; /* no recovery attempt before (wall clock) */
+    char *dir;
+    /* Taken shared by whoever uses the RocksDB handle outside the lock
+     * (commits, selections, compaction and retention scans), exclusively by
+     * a recovery that reopens it; always before the lock, never nested. */
+    pthread_rwlock_t access;
+    _Atomic uint64_t drop_gen; /* bumped when series are dropped: stales tsdb_refs */
+    commit_group *open_group;  /* collecting commits; NULL: none */
+    bool writing;              /* a group write is in flight (outside the lock) */
     pthread_cond_t group_cond;
     tsdb_stats st;
+    tsdb_commit_hook hook; /* see tsdb_set_commit_hook */
+    void *hook_arg;
     pthread_t maint;
     bool maint_running;
     pthread_mutex_t maint_lock;
     pthread_cond_t maint_cond;
     bool stopping;
+    /* Metric metadata (metadata.c): every record, so that an unchanged one
+     * costs no write.  meta_lock is taken before lock, never after. */
+    pthread_mutex_t meta_lock;
+    strmap meta_map; /* family → index in metas */
+    struct meta_entry *metas;
+    size_t nmetas, capmetas;
 };
 
 /* A staged sample: its series' canonical key in the appender's keys, and
@@ -150,10 +171,12 @@ uint64_t flip64(int64_t v); /* sign-flipped: sorts signed values as unsigned */
 int64_t unflip64(uint64_t v);
 int64_t partition_of(const tsdb *db, int64_t t);
 void chunk_key(char out[CHUNK_KEY_LEN], int64_t part, uint64_t id, int64_t mint, uint64_t wseq);
-void chunk_value(ebuf *out, int64_t maxt, const uint8_t *b, size_t len);
+/* The 'P' key of (l, id) in k (reset first). */
+void posting_key(ebuf *k, const label *l, uint64_t id);
 /* Note that partition part holds chunks (sorted set); under the lock. */
 void parts_note(tsdb *db, int64_t part);
 void dirty_note(tsdb *db, int64_t part);
+void aged_note(tsdb *db, int64_t part);
 
 /* Head (head.c), under the lock. */
 memseries *memseries_new(const char *key, size_t klen);
@@ -177,8 +200,13 @@ void chunk_put(rocksdb_writebatch_t *wb, int64_t part, uint64_t id, int64_t mint
 qiter *merge_iter_new(int64_t mint, int64_t maxt);
 void merge_iter_add(qiter *it, const void *b, size_t len, uint64_t wseq);
 
-/* Log (log.c). */
-void log_record_add(ebuf *rec, uint64_t id, int64_t t, double v);
+/* Log (log.c): one commit's record, deltas against the previous sample. */
+typedef struct log_rec {
+    ebuf buf;
+    uint64_t id;
+    int64_t t;
+} log_rec;
+void log_record_add(log_rec *rec, uint64_t id, int64_t t, double v);
 int log_replay(tsdb *db, char *err, size_t errlen);
 /* Cut head chunks older than max_age_ms and drop log records every head
  * chunk has left behind.  Under the lock. */
@@ -199,6 +227,22 @@ uint64_t tsdb_get_u64(tsdb *db, const char *k, size_t kl, uint64_t dflt);
 void tsdb_put_u64(rocksdb_writebatch_t *wb, const char *k, size_t kl, uint64_t v);
 void series_slot(tsdb *db, uint64_t id, memseries *s);
 extern const char META_NEXT_ID[8], META_NEXT_WSEQ[10];
+
+/* Metadata (metadata.c): load the 'D' keys at open, free at close. */
+void metadata_load(tsdb *db);
+void metadata_free(tsdb *db);
+
+/* The handle and the memory built from disk (tsdb.c), shared with recover.c:
+ * state_free leaves the memory empty, state_load fills it as at open. */
+int rocks_open(tsdb *db, char *err, size_t errlen);
+int state_load(tsdb *db, char *err, size_t errlen);
+void state_free(tsdb *db);
+/* Shared access to the handle (false, nothing held: no handle, a recovery
+ * failed to reopen it) and its end. */
+bool store_enter(tsdb *db);
+void store_leave(tsdb *db);
+/* Before a commit: reopen the store if a write failed (recover.c). */
+void recover_if_broken(tsdb *db);
 
 /* Agents (commit.c): the in-memory seq of every agent, loaded at open. */
 void agents_load(tsdb *db);

@@ -1,11 +1,11 @@
 /*
- * relabel.c — libFuzzer target for relabeling (agent/relabel.c), the part
+ * relabel.c — libFuzzer target for relabeling (common/relabel.c), the part
  * that runs on outside input: a rule built from the first lines of the
  * input (action, regex, replacement, target label, source labels), applied
  * to a label set built from the rest ("name=value" lines).  Checks that a
  * kept set is sorted with no empty values; frees everything.
  */
-#include "agent/relabel.h"
+#include "common/relabel.h"
 
 #include "common/mem.h"
 

@@ -5,7 +5,7 @@
  * it then returns must be readable, in seq order, and acknowledging them all
  * must leave nothing pending.
  */
-#include "agent/spool.h"
+#include "common/spool.h"
 #include "common/fsutil.h"
 
 #include <stdint.h>

@@ -43,6 +43,9 @@ static void spawn_aggregator(void)
                     http,
                     "--ingest-listen",
                     ingest,
+                    /* the series counts below are of the test's data alone */
+                    "--self-scrape.interval",
+                    "0",
                     NULL};
     harness_spawn("aggregator", argv);
     snprintf(url, sizeof url, "http://127.0.0.1:%u/-/ready", P.api);

@@ -230,6 +230,10 @@ static void test_many_series_head_survives_sigkill(void **state)
     assert_int_equal(harness_http(url, NULL, &resp), 200);
     snprintf(want, sizeof want, "{\"name\":\"it_many\",\"value\":%d}", MANY_SERIES);
     assert_non_null(strstr(resp.data, want));
+    /* the replayed head spans t (Prometheus's headStats shape) */
+    const char *mn = strstr(resp.data, "\"minTime\":"), *mx = strstr(resp.data, "\"maxTime\":");
+    assert_true(mn && mx);
+    assert_true(strtoll(mn + 10, NULL, 10) <= t && strtoll(mx + 10, NULL, 10) >= t);
     snprintf(url, sizeof url, "http://127.0.0.1:%u/api/v1/query?query=it_many", api_port);
     ebuf_reset(&resp);
     assert_int_equal(harness_http(url, NULL, &resp), 200);

@@ -14,8 +14,11 @@
 #include <cmocka.h>
 
 #include "common/etime.h"
+#include "common/fsutil.h"
 #include "tests/integration/harness.h"
+#include "tests/integration/promql_answer.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -141,6 +144,128 @@ static void wait_series(const up_run *u, const char *query, const char *want)
     fail_msg("no %s in %s within 30 s", want, query);
 }
 
+/* The JSON string starting at p (after its opening quote) into out. */
+static const char *json_unquote(const char *p, ebuf *out)
+{
+    ebuf_reset(out);
+    for (; *p && *p != '"'; p++) {
+        if (*p != '\\') {
+            ebuf_putc(out, *p);
+            continue;
+        }
+        p++;
+        switch (*p) {
+        case 'n': ebuf_putc(out, '\n'); break;
+        case 't': ebuf_putc(out, '\t'); break;
+        case 'u': /* the dashboards use \u only for ASCII */
+            ebuf_putc(out, (char)strtol((char[]){p[1], p[2], p[3], p[4], 0}, NULL, 16));
+            p += 4;
+            break;
+        default: ebuf_putc(out, *p); break;
+        }
+    }
+    ebuf_putc(out, '\0');
+    return p;
+}
+
+/* A panel query as Grafana sends it: template variables at "All" (.+) and
+ * $__rate_interval at 1m. */
+static void grafana_expand(const char *expr, ebuf *out)
+{
+    static const char *const vars[][2] = {
+        {"$__rate_interval", "1m"}, {"$instance", ".+"}, {"$gpu_id", ".+"}};
+    ebuf_reset(out);
+    for (const char *p = expr; *p;) {
+        size_t i = 0;
+        for (; i < sizeof vars / sizeof vars[0]; i++)
+            if (strncmp(p, vars[i][0], strlen(vars[i][0])) == 0)
+                break;
+        if (i < sizeof vars / sizeof vars[0]) {
+            ebuf_puts(out, vars[i][1]);
+            p += strlen(vars[i][0]);
+        } else {
+            ebuf_putc(out, *p++);
+        }
+    }
+    ebuf_putc(out, '\0');
+}
+
+/* A range query over the last two minutes at 5 s steps, as a dashboard
+ * refresh asks it. */
+static void panel_query(const up_run *u, const char *query, prom_answer *a)
+{
+    ebuf form, body;
+    ebuf_init(&form);
+    ebuf_init(&body);
+    int64_t now = now_ms() / 1000;
+    ebuf_printf(&form, "start=%lld&end=%lld&step=5&query=", (long long)(now - 120), (long long)now);
+    for (const unsigned char *p = (const unsigned char *)query; *p; p++)
+        if (isalnum(*p) || strchr("-_.~", *p))
+            ebuf_putc(&form, (char)*p);
+        else
+            ebuf_printf(&form, "%%%02X", *p);
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/api/v1/query_range", u->api_port);
+    long status = harness_http(url, form.data, &body);
+    prom_answer_parse(a, status, body.data ? body.data : "");
+    ebuf_free(&form);
+    ebuf_free(&body);
+}
+
+/* Every panel query of every provisioned dashboard returns data.  The
+ * container panels need containers: on a host without any (no container
+ * cgroups for the agent to see) they must still run, and the test says why
+ * they are empty. */
+static void check_dashboard_panels(const up_run *u)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/deploy/grafana/dashboards/gpu-infrastructure.json",
+             getenv("EMBER_SOURCE_DIR"));
+    ebuf json, expr, query;
+    ebuf_init(&json);
+    ebuf_init(&expr);
+    ebuf_init(&query);
+    assert_int_equal(fs_read_file(path, &json, 1 << 22), 0);
+    prom_answer probe;
+    panel_query(u, "container_cpu_usage_seconds_total{name!=\"\"}", &probe);
+    bool containers = prom_answer_has_data(&probe);
+    prom_answer_free(&probe);
+    int panels = 0, failed = 0;
+    int64_t deadline = mono_ms() + 60000;
+    for (const char *p = strstr(json.data, "\"expr\""); p; p = strstr(p, "\"expr\"")) {
+        p = strchr(p + 6, '"') + 1;
+        p = json_unquote(p, &expr);
+        grafana_expand(expr.data, &query);
+        panels++;
+        prom_answer a;
+        for (;;) { /* rates over a 1h window need a few samples first */
+            panel_query(u, query.data, &a);
+            if (prom_answer_has_data(&a) || mono_ms() > deadline || !a.ok)
+                break;
+            prom_answer_free(&a);
+            sleep_ms(1000);
+        }
+        if (!a.ok) {
+            fprintf(stderr, "panel query fails: %s: %s: %s\n", query.data, a.error_type, a.error);
+            failed++;
+        } else if (!prom_answer_has_data(&a)) {
+            if (!containers && strstr(query.data, "container_"))
+                fprintf(stderr, "empty as expected (no containers on this host): %s\n", query.data);
+            else {
+                fprintf(stderr, "panel query returns no data: %s\n", query.data);
+                failed++;
+            }
+        }
+        prom_answer_free(&a);
+    }
+    fprintf(stderr, "%d dashboard panel queries, %d failed\n", panels, failed);
+    assert_true(panels >= 40);
+    assert_int_equal(failed, 0);
+    ebuf_free(&json);
+    ebuf_free(&expr);
+    ebuf_free(&query);
+}
+
 /* SIGTERM to up.sh: it exits 0, and every child it started is gone. */
 static void up_stop_and_check(up_run *u)
 {
@@ -182,6 +307,7 @@ static void test_up_brings_the_stack_together(void **state)
     wait_series(&u, "app_request_duration_seconds_count", "\"endpoint\":\"/api/test\"");
     wait_series(&u, "node_load1", "\"metric\"");
     wait_series(&u, "node_cpu_seconds_total", "\"mode\":\"idle\"");
+    check_dashboard_panels(&u);
 
     /* A second start while this one runs says so and leaves it alone. */
     char script[512], bin[512];

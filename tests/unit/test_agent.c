@@ -1,7 +1,10 @@
 /*
  * test_agent.c — agent plumbing: scrape target specs, the persisted batch
  * seq (survives restarts, never reused, torn writes impossible), and the
- * sender draining a real disk spool to a real nng REP socket on loopback.
+ * sender draining a real disk spool to a real nng REP socket on loopback,
+ * in the caller's thread and in its own (backoff between attempts, the
+ * per-batch timeout, an outage waited out, a prompt close), and the
+ * agent's /metrics server.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,12 +13,15 @@
 #include <cmocka.h>
 
 #include "agent/agent.h"
+#include "agent/http.h"
 #include "agent/sender.h"
+#include "common/etime.h"
 #include "common/fsutil.h"
 #include "proto/wire.h"
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
+#include <curl/curl.h>
 #include <nng/supplemental/util/platform.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -243,6 +249,246 @@ static void test_sender_fails_over_to_the_next_aggregator(void **state)
     nng_close(b.sock);
 }
 
+/* ---- the sending thread ---------------------------------------------------- */
+
+/* Answer every request until ms have passed: hellos OK, batches with st.
+ * Returns the number of batches answered. */
+static int rep_answer_for(fake_aggregator *a, Ember__Ack__Status st, int64_t ms)
+{
+    nng_socket_set_ms(a->sock, NNG_OPT_RECVTIMEO, 50);
+    int batches = 0;
+    for (int64_t end = mono_ms() + ms; mono_ms() < end;) {
+        char *buf;
+        size_t n;
+        if (nng_recv(a->sock, &buf, &n, NNG_FLAG_ALLOC) != 0)
+            continue;
+        char err[256];
+        Ember__Envelope *env = wire_decode_envelope(buf, n, err, sizeof err);
+        nng_free(buf, n);
+        assert_non_null(env);
+        uint64_t seq = env->body_case == EMBER__ENVELOPE__BODY_BATCH ? env->batch->seq : 0;
+        wire_envelope_free(env);
+        batches += seq != 0;
+        ebuf ack;
+        ebuf_init(&ack);
+        wire_encode_ack(&ack, seq, seq ? st : EMBER__ACK__STATUS__OK, "test", 1);
+        nng_send(a->sock, ack.data, ack.len, 0);
+        ebuf_free(&ack);
+    }
+    nng_socket_set_ms(a->sock, NNG_OPT_RECVTIMEO, 5000);
+    return batches;
+}
+
+/* Poll the sender's stats until cond holds or ms pass. */
+static bool wait_stats(sender *s, sender_stats *st, bool (*cond)(const sender_stats *), int ms)
+{
+    for (int64_t end = mono_ms() + ms; mono_ms() < end; sleep_ms(10)) {
+        sender_get_stats(s, st);
+        if (cond(st))
+            return true;
+    }
+    sender_get_stats(s, st);
+    return cond(st);
+}
+
+static bool all_acked(const sender_stats *st)
+{
+    return st->acked == 3;
+}
+
+static bool in_flight(const sender_stats *st)
+{
+    return st->in_flight == 1;
+}
+
+static bool timed_out(const sender_stats *st)
+{
+    return st->errors[SEND_ERR_TIMEOUT] >= 1;
+}
+
+static sender *start_sender(const char *url, spool *sp, int64_t timeout_ms, int64_t min_ms,
+                            int64_t max_ms)
+{
+    sender *s;
+    char err[256];
+    sender_options o = {
+        .timeout_ms = timeout_ms, .min_backoff_ms = min_ms, .max_backoff_ms = max_ms, .seed = 9};
+    assert_int_equal(sender_open(url, "agent", NULL, &o, sp, &s, err, sizeof err), 0);
+    assert_int_equal(sender_start(s, err, sizeof err), 0);
+    return s;
+}
+
+/* A fake aggregator, a spool and a sender thread sending to the one. */
+typedef struct thread_rig {
+    fake_aggregator a;
+    char dir[256];
+    spool *sp;
+    sender *s;
+} thread_rig;
+
+static void rig_up(thread_rig *r, int64_t timeout_ms, int64_t min_ms, int64_t max_ms)
+{
+    rep_open(&r->a);
+    r->sp = open_spool(r->dir, sizeof r->dir, NULL);
+    r->s = start_sender(r->a.url, r->sp, timeout_ms, min_ms, max_ms);
+}
+
+static void rig_down(thread_rig *r)
+{
+    sender_close(r->s);
+    spool_close(r->sp);
+    fs_rmtree(r->dir);
+    nng_close(r->a.sock);
+}
+
+/* Nobody listens at first; the thread keeps trying and delivers all three
+ * in order once the aggregator appears. */
+static void test_sender_thread_waits_out_an_outage(void **state)
+{
+    thread_rig r;
+    rig_up(&r, 200, 20, 100);
+    nng_close(r.a.sock); /* nobody there until the outage ends */
+    fake_aggregator a = r.a;
+    sender *s = r.s;
+    for (uint64_t seq = 1; seq <= 3; seq++)
+        enqueue(s, seq);
+    sleep_ms(700);
+    sender_stats st;
+    sender_get_stats(s, &st);
+    assert_int_equal(st.acked, 0);
+    assert_true(st.errors[SEND_ERR_UNREACHABLE] >= 1);
+    assert_int_equal(st.reachable, 0);
+    assert_int_equal(st.spool.pending, 3);
+
+    assert_int_equal(nng_rep0_open(&a.sock), 0);
+    nng_socket_set_ms(a.sock, NNG_OPT_RECVTIMEO, 5000);
+    assert_int_equal(nng_listen(a.sock, a.url, NULL, 0), 0);
+    assert_int_equal(rep_answer(&a, 0), 0);
+    for (uint64_t seq = 1; seq <= 3; seq++)
+        assert_int_equal(rep_answer(&a, EMBER__ACK__STATUS__OK), seq);
+    assert_true(wait_stats(s, &st, all_acked, 3000));
+    assert_int_equal(st.reachable, 1);
+    assert_int_equal(st.in_flight, 0);
+    assert_true(st.last_success_ms > now_ms() - 10000);
+    assert_int_equal(st.spool.pending, 0);
+    r.a = a;
+    rig_down(&r);
+}
+
+/* An aggregator that answers RETRY at once: without backoff the thread
+ * would send hundreds of times a second; with 100 ms..400 ms it sends a
+ * handful, each counted as a retry. */
+static void test_sender_thread_backs_off_between_retries(void **state)
+{
+    thread_rig r;
+    rig_up(&r, 2000, 100, 400);
+    enqueue(r.s, 1);
+    int batches = rep_answer_for(&r.a, EMBER__ACK__STATUS__RETRY, 1500);
+    sender_stats st;
+    sender_get_stats(r.s, &st);
+    /* waits of at least 100 ms: at most 16 tries; ceilings 200, 400, 400..: at least 3 */
+    assert_true(batches >= 3 && batches <= 16);
+    assert_true(st.errors[SEND_ERR_RETRY] >= (uint64_t)batches - 1);
+    assert_int_equal(st.reachable, 1); /* it answers: reachable, just not committing */
+    assert_int_equal(st.acked, 0);
+    assert_true(st.resends >= (uint64_t)batches - 1);
+    rig_down(&r);
+}
+
+/* Hello answered, the batch never: the per-batch timeout ends the attempt
+ * (connected, so "timeout", not "unreachable"); closing the sender during a
+ * long exchange returns at once. */
+static void test_sender_thread_times_out_and_closes_promptly(void **state)
+{
+    thread_rig r;
+    rig_up(&r, 300, 50, 50);
+    enqueue(r.s, 1);
+    assert_int_equal(rep_answer(&r.a, 0), 0);
+    sender_stats st;
+    assert_true(wait_stats(r.s, &st, timed_out, 3000));
+    assert_int_equal(st.errors[SEND_ERR_UNREACHABLE], 0);
+    assert_int_equal(st.reachable, 0);
+    assert_int_equal(st.spool.pending, 1);
+    sender_close(r.s);
+
+    fake_aggregator b; /* a fresh one: a holds the first sender's unanswered batch */
+    rep_open(&b);
+    sender *s = r.s = start_sender(b.url, r.sp, 30000, 50, 50);
+    assert_int_equal(rep_answer(&b, 0), 0); /* the batch that follows gets no answer */
+    assert_true(wait_stats(s, &st, in_flight, 3000));
+    assert_int_equal(st.in_flight, 1);
+    int64_t t0 = mono_ms();
+    sender_close(s);
+    assert_true(mono_ms() - t0 < 1000);
+    r.s = NULL;
+    rig_down(&r);
+    nng_close(b.sock);
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+    ebuf_append(ud, p, size * n);
+    return size * n;
+}
+
+static long http_get(unsigned port, const char *path, ebuf *body)
+{
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u%s", port, path);
+    CURL *c = curl_easy_init();
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
+    long status = 0;
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(c);
+    ebuf_putc(body, '\0');
+    return status;
+}
+
+/* /metrics tells the delivery state while the aggregator is away. */
+static void test_agent_http_serves_delivery_metrics(void **state)
+{
+    char dir[256], err[256];
+    spool *sp = open_spool(dir, sizeof dir, NULL);
+    agent_self self = {0};
+    assert_int_equal(sender_open("tcp://127.0.0.1:1", "agent", NULL,
+                                 &(sender_options){.timeout_ms = 100}, sp, &self.snd, err,
+                                 sizeof err),
+                     0);
+    for (uint64_t seq = 1; seq <= 2; seq++)
+        enqueue(self.snd, seq);
+    assert_int_equal(sender_flush(self.snd), 2);
+    agent_http *h;
+    assert_int_equal(agent_http_start("127.0.0.1:0", &self, &h, err, sizeof err), 0);
+    ebuf b;
+    ebuf_init(&b);
+    assert_int_equal(http_get(agent_http_port(h), "/metrics", &b), 200);
+    const char *text = (const char *)b.data;
+    assert_non_null(strstr(text, "\nember_agent_spool_pending_batches 2\n"));
+    assert_non_null(strstr(text, "\nember_agent_batches_in_flight 0\n"));
+    assert_non_null(strstr(text, "\nember_agent_aggregator_reachable 0\n"));
+    assert_non_null(strstr(text, "\nember_agent_last_send_success_timestamp_seconds 0\n"));
+    assert_non_null(strstr(text, "ember_agent_send_errors_total{reason=\"unreachable\"} 1\n"));
+    assert_non_null(strstr(text, "ember_agent_send_errors_total{reason=\"auth\"} 0\n"));
+    assert_non_null(strstr(text, "\nember_agent_spool_dropped_samples_total 0\n"));
+    assert_non_null(strstr(text, "# TYPE ember_agent_spool_oldest_pending_age_seconds gauge\n"));
+    assert_non_null(strstr(text, "\nprocess_resident_memory_bytes "));
+    ebuf_reset(&b);
+    assert_int_equal(http_get(agent_http_port(h), "/-/healthy", &b), 200);
+    assert_non_null(strstr((const char *)b.data, "Healthy"));
+    ebuf_reset(&b);
+    assert_int_equal(http_get(agent_http_port(h), "/nope", &b), 404);
+    ebuf_free(&b);
+    agent_http_stop(h);
+    assert_int_equal(agent_http_start("127.0.0.1:99999", &self, &h, err, sizeof err), -1);
+    assert_non_null(strstr(err, "99999"));
+    sender_close(self.snd);
+    spool_close(sp);
+    fs_rmtree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -251,6 +497,10 @@ int main(void)
         cmocka_unit_test(test_sender_in_order_with_retry_and_reject),
         cmocka_unit_test(test_sender_outage_keeps_batches_on_disk),
         cmocka_unit_test(test_sender_fails_over_to_the_next_aggregator),
+        cmocka_unit_test(test_sender_thread_waits_out_an_outage),
+        cmocka_unit_test(test_sender_thread_backs_off_between_retries),
+        cmocka_unit_test(test_sender_thread_times_out_and_closes_promptly),
+        cmocka_unit_test(test_agent_http_serves_delivery_metrics),
     };
     int rc = cmocka_run_group_tests_name("agent", tests, NULL, NULL);
     nng_fini();

@@ -5,7 +5,9 @@
  * bodies and limits, keep-alive, connection options, IPv6, and both
  * threading setups — a serialised server as the simulators run it
  * (simulators/simhttp.c, whose endpoints are tested here too) and an
- * unserialised pool as the aggregator runs it.
+ * unserialised pool as the aggregator runs it.  Streamed bodies
+ * (httpd_response_stream): chunked, produced piece by piece as the client
+ * reads, released exactly once whether sent, cut off or never sent.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #define METRICS_TEXT "# TYPE up gauge\nup 1\n"
@@ -33,6 +36,8 @@ typedef struct fixture {
     simhttp sim; /* set for the simulators' server */
     int renders; /* changed only under the server's mutex */
     atomic_int hits;
+    atomic_int streams_freed;
+    atomic_int pieces_made; /* by every stream so far */
     char base[64];
 } fixture;
 
@@ -81,6 +86,46 @@ static void count_hit(void *ctx, const httpd_request *req, httpd_response *resp)
     fixture *f = ctx;
     atomic_fetch_add(&f->hits, 1);
     ebuf_puts(&resp->body, "ok");
+}
+
+/* A streamed body: "piece 0\n" ... "piece n-1\n", one piece per call. */
+typedef struct pieces {
+    fixture *f;
+    int next, n;
+} pieces;
+
+static bool make_piece(void *cls, ebuf *out)
+{
+    pieces *p = cls;
+    if (p->next == p->n)
+        return false;
+    ebuf_printf(out, "piece %d\n", p->next++);
+    atomic_fetch_add(&p->f->pieces_made, 1);
+    return true;
+}
+
+static void free_pieces(void *cls)
+{
+    pieces *p = cls;
+    atomic_fetch_add(&p->f->streams_freed, 1);
+    free(p);
+}
+
+/* /stream?n=N streams N pieces; with fail=1 the handler then replaces the
+ * stream by an error, which must release it unsent. */
+static void stream_pieces(void *ctx, const httpd_request *req, httpd_response *resp)
+{
+    const char *n = httpd_param_get(req, "n");
+    pieces *p = calloc(1, sizeof *p);
+    *p = (pieces){.f = ctx, .n = n ? atoi(n) : 0};
+    resp->content_type = HTTPD_CONTENT_TYPE_JSON;
+    httpd_response_header(resp, "X-Stream", "yes");
+    httpd_response_stream(resp, make_piece, free_pieces, p);
+    if (httpd_param_get(req, "fail")) {
+        httpd_response_stream(resp, NULL, NULL, NULL);
+        resp->status = 500;
+        ebuf_puts(&resp->body, "failed");
+    }
 }
 
 static void render_up(ebuf *out, void *ctx)
@@ -223,6 +268,7 @@ static fixture *new_fixture(const httpd_options *o)
     httpd_route(f->h, "GET,POST", "/value", echo_value, f);
     httpd_route(f->h, "GET", "/auth", echo_auth, f);
     httpd_route(f->h, "GET", "/hit", count_hit, f);
+    httpd_route(f->h, "GET", "/stream", stream_pieces, f);
     return f;
 }
 
@@ -710,7 +756,8 @@ static int threads_settled_at(int expected)
     return n;
 }
 
-/* threads is the number of serving threads libmicrohttpd starts. */
+/* threads is the number of serving threads libmicrohttpd starts; the
+ * server adds one of its own, the read-deadline reaper. */
 static void test_thread_pool_size(void **state)
 {
     unsigned sizes[] = {0, 1, 2, 3};
@@ -718,7 +765,7 @@ static void test_thread_pool_size(void **state)
     for (int i = 0; i < 4; i++) {
         fixture *f = new_fixture(&(httpd_options){.threads = sizes[i]});
         assert_int_equal(serve(f, "127.0.0.1"), 0);
-        int serving = sizes[i] > 1 ? (int)sizes[i] : 1;
+        int serving = (sizes[i] > 1 ? (int)sizes[i] : 1) + 1;
         assert_int_equal(threads_settled_at(before + serving), before + serving);
         free_fixture(f);
         assert_int_equal(threads_settled_at(before), before);
@@ -751,6 +798,115 @@ static void test_lock_holds_off_handlers(void **state)
     httpd_unlock(f->h);
     pthread_join(t, NULL);
     assert_int_equal(atomic_load(&f->hits), 1);
+}
+
+/* ---- streamed bodies ---- */
+
+/* Wait (up to 2 s) for the server to release n streams in all. */
+static bool streams_freed(fixture *f, int n)
+{
+    for (int i = 0; i < 200 && atomic_load(&f->streams_freed) < n; i++)
+        sleep_ms(10);
+    return atomic_load(&f->streams_freed) == n;
+}
+
+static void expect_pieces(const ebuf *body, int n)
+{
+    ebuf expected;
+    ebuf_init(&expected);
+    for (int i = 0; i < n; i++)
+        ebuf_printf(&expected, "piece %d\n", i);
+    assert_int_equal(body->len, expected.len);
+    assert_memory_equal(body->data, expected.data, expected.len);
+    ebuf_free(&expected);
+}
+
+static size_t copy_transfer_encoding(char *p, size_t size, size_t n, void *ud)
+{
+    static const char name[] = "transfer-encoding:";
+    if (size * n > sizeof name && strncasecmp(p, name, sizeof name - 1) == 0)
+        snprintf(ud, 64, "%.*s", (int)strcspn(p + sizeof name, "\r\n"), p + sizeof name);
+    return size * n;
+}
+
+/* 200,000 pieces (about 2.3 MB): every byte in order, chunked, with the
+ * handler's status, type and headers; the stream is released once. */
+static void test_stream_is_chunked_and_complete(void **state)
+{
+    fixture *f = *state;
+    call q = to(f, "GET", "/stream?n=200000", NULL);
+    CURL *c = curl_easy_init();
+    char te[64] = "";
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, copy_transfer_encoding);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, te);
+    reply r;
+    request(c, &q, &r);
+    curl_easy_cleanup(c);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.content_type, HTTPD_CONTENT_TYPE_JSON);
+    assert_string_equal(te, "chunked");
+    expect_pieces(&r.body, 200000);
+    assert_true(streams_freed(f, 1));
+    assert_int_equal(atomic_load(&f->pieces_made), 200000);
+    ebuf_free(&r.body);
+    check(f, "GET", "/stream?n=0", NULL, (want){.status = 200, .body = ""});
+    assert_true(streams_freed(f, 2));
+}
+
+/* The body is made as the client reads: a client that stops after the
+ * first bytes leaves most pieces unmade, and the stream is still freed. */
+static size_t take_first_bytes(char *p, size_t size, size_t n, void *ud)
+{
+    (void)p;
+    (void)ud;
+    (void)size;
+    (void)n;
+    return 0; /* curl aborts the transfer */
+}
+
+static void test_stream_made_as_client_reads(void **state)
+{
+    fixture *f = *state;
+    CURL *c = curl_easy_init();
+    char url[200];
+    snprintf(url, sizeof url, "%s/stream?n=10000000", f->base);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, take_first_bytes);
+    assert_int_equal(curl_easy_perform(c), CURLE_WRITE_ERROR);
+    curl_easy_cleanup(c);
+    assert_true(streams_freed(f, 1));
+    int made = atomic_load(&f->pieces_made);
+    assert_true(made > 0);
+    assert_true(made < 10000000 / 10); /* the socket buffers hold a little, not the body */
+}
+
+/* HEAD sends no body; a stream replaced before the reply is released
+ * unsent and the buffered body goes out instead. */
+static void test_stream_head_and_replaced(void **state)
+{
+    fixture *f = *state;
+    check(f, "HEAD", "/stream?n=100", NULL, (want){.status = 200, .body = ""});
+    assert_true(streams_freed(f, 1));
+    check(f, "GET", "/stream?n=100&fail=1", NULL, (want){.status = 500, .body = "failed"});
+    assert_true(streams_freed(f, 2));
+}
+
+/* A chunked reply ends cleanly: the next request reuses the connection. */
+static void test_stream_keeps_connection(void **state)
+{
+    fixture *f = *state;
+    CURL *c = curl_easy_init();
+    reply r;
+    call q = to(f, "GET", "/stream?n=1000", NULL);
+    request(c, &q, &r);
+    expect_pieces(&r.body, 1000);
+    ebuf_free(&r.body);
+    request(c, &q, &r);
+    assert_int_equal(r.new_connections, 0);
+    expect_pieces(&r.body, 1000);
+    ebuf_free(&r.body);
+    curl_easy_cleanup(c);
+    assert_true(streams_freed(f, 2));
 }
 
 /* ---- the simulators' endpoints (simulators/simhttp.c) ---- */
@@ -825,6 +981,11 @@ int main(void)
         cmocka_unit_test(test_thread_pool_size),
         POOL(test_concurrent_requests_on_pool),
         WITH(serialised, test_lock_holds_off_handlers),
+        PLAIN(test_stream_is_chunked_and_complete),
+        POOL(test_stream_is_chunked_and_complete),
+        PLAIN(test_stream_made_as_client_reads),
+        PLAIN(test_stream_head_and_replaced),
+        POOL(test_stream_keeps_connection),
         SIM(test_sim_metrics_served_with_exposition_type),
         SIM(test_sim_wrong_method_does_not_render),
         SIM(test_sim_concurrent_scrapes),

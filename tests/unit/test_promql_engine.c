@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "promqltest.h"
+#include "query/fn_kernels.h"
 
 #include "common/etime.h"
 
@@ -325,6 +326,104 @@ static void test_instant_functions(void **state)
                "    {} 0.55 0.55\n");
 }
 
+/* max/min_over_time slide a deque over the samples instead of scanning
+ * every window; on random data with NaNs and ties the answers must be the
+ * kernels' own, window by window. */
+static void test_sliding_extremes_match_the_kernels(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/ember-extremes-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    tsdb *db;
+    tsdb_options o = {.sync = false, .retention_ms = 0};
+    char err[256];
+    assert_int_equal(tsdb_open(dir, &o, &db, err, sizeof err), 0);
+    tsdb_appender *app = tsdb_appender_new(db);
+    labelset ls;
+    labels_init(&ls);
+    labels_add(&ls, "__name__", "x");
+    qsample raw[400];
+    size_t n = 0;
+    uint32_t seed = 12345;
+    for (int i = 0; i < 400; i++) {
+        seed = seed * 1103515245 + 12345;
+        if (seed >> 30 == 0) /* gaps */
+            continue;
+        double v = (double)((seed >> 16) % 7); /* many ties */
+        if ((seed >> 8) % 9 == 0)
+            v = NAN;
+        raw[n++] = (qsample){(int64_t)i * 15000, v};
+        assert_null(tsdb_append(app, &ls, (int64_t)i * 15000, v));
+    }
+    labels_free(&ls);
+    tsdb_commit_result res;
+    assert_int_equal(tsdb_commit(app, NULL, 0, &res, err, sizeof err), 0);
+    query_storage st = tsdb_query_storage(db);
+    const char *queries[] = {"max_over_time(x[2m])", "min_over_time(x[5m])"};
+    bool (*kernels[])(const promql_window *, double *) = {promql_k_max_over_time,
+                                                          promql_k_min_over_time};
+    int64_t range[] = {120000, 300000};
+    for (int q = 0; q < 2; q++) {
+        promql_result r;
+        promql_failure f;
+        assert_int_equal(promql_query_range(&st, NULL, queries[q], 0, 6000000, 45000, &r, &f), 0);
+        assert_int_equal(r.series.n, 1);
+        const qseries *s = &r.series.v[0];
+        size_t j = 0, checked = 0;
+        for (int64_t t = 0; t <= 6000000; t += 45000) {
+            size_t lo = 0, hi = 0;
+            while (lo < n && raw[lo].t < t - range[q])
+                lo++;
+            hi = lo;
+            while (hi < n && raw[hi].t <= t)
+                hi++;
+            if (hi == lo)
+                continue;
+            promql_window w = {.pts = raw + lo, .n = hi - lo, .t = t};
+            double want;
+            kernels[q](&w, &want);
+            assert_true(j < s->n);
+            assert_int_equal(s->samples[j].t, t);
+            if (isnan(want))
+                assert_true(isnan(s->samples[j].v));
+            else
+                assert_memory_equal(&s->samples[j].v, &want, sizeof want);
+            j++;
+            checked++;
+        }
+        assert_int_equal(j, s->n);
+        assert_true(checked > 100);
+        promql_result_free(&r);
+    }
+    tsdb_close(db);
+    fs_rmtree(dir);
+}
+
+/* A storage that cannot read: the one place a test needs a storage of its
+ * own, to make the failure happen. */
+static int failing_select(void *ctx, const label_matcher *ms, size_t nms, int64_t mint,
+                          int64_t maxt, qselect_set *out, char *err, size_t errlen)
+{
+    (void)ctx, (void)ms, (void)nms, (void)mint, (void)maxt, (void)out;
+    snprintf(err, errlen, "IO error: disk on fire");
+    return -1;
+}
+
+static void test_storage_failure_is_internal(void **state)
+{
+    (void)state;
+    query_storage st = {.select = failing_select};
+    promql_result r;
+    promql_failure f;
+    assert_int_equal(promql_query_instant(&st, NULL, "sum(rate(x[5m])) + y", 0, &r, &f), -1);
+    assert_int_equal(f.type, PROMQL_ERR_INTERNAL);
+    assert_string_equal(f.msg, "IO error: disk on fire");
+    assert_int_equal(promql_errtype_http_status(f.type), 500);
+    /* a query that selects nothing does not touch storage */
+    assert_int_equal(promql_query_instant(&st, NULL, "1 + time()", 0, &r, &f), 0);
+    promql_result_free(&r);
+}
+
 static void test_limits(void **state)
 {
     (void)state;
@@ -381,7 +480,7 @@ static void test_limits(void **state)
     assert_int_equal(promql_query_instant(&st, &stop, "x", base, &r, &f), -1);
     assert_int_equal(f.type, PROMQL_ERR_CANCELED);
 
-    assert_int_equal(promql_query_range(&st, NULL, "x", base, base + 11000 * 1000LL, 1000, &r, &f),
+    assert_int_equal(promql_query_range(&st, NULL, "x", base, base + 11001 * 1000LL, 1000, &r, &f),
                      -1);
     assert_int_equal(f.type, PROMQL_ERR_BAD_DATA);
     assert_int_equal(promql_query_range(&st, NULL, "x[5m]", base, base + 1000, 1000, &r, &f), -1);
@@ -394,9 +493,14 @@ static void test_limits(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_selectors),         cmocka_unit_test(test_binary_operators),
-        cmocka_unit_test(test_aggregations),      cmocka_unit_test(test_range_functions),
-        cmocka_unit_test(test_instant_functions), cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_selectors),
+        cmocka_unit_test(test_binary_operators),
+        cmocka_unit_test(test_aggregations),
+        cmocka_unit_test(test_range_functions),
+        cmocka_unit_test(test_instant_functions),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_sliding_extremes_match_the_kernels),
+        cmocka_unit_test(test_storage_failure_is_internal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

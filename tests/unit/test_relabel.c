@@ -10,8 +10,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "agent/md5.h"
-#include "agent/relabel.h"
+#include "common/md5.h"
+#include "common/relabel.h"
 
 #include "common/buf.h"
 #include "common/mem.h"

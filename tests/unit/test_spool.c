@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "agent/spool.h"
+#include "common/spool.h"
 #include "common/fsutil.h"
 
 #include <fcntl.h>

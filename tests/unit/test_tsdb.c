@@ -18,7 +18,12 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #define HOUR (3600 * 1000LL)
 
@@ -424,6 +429,72 @@ static void test_head_replay_and_log_truncation(void **state)
     labels_free(&b);
 }
 
+/* Values the head log stores compactly (integers) or as raw bits. */
+static uint64_t log_value_bits(int i)
+{
+    static const uint64_t bits[] = {
+        0x3ff0000000000000ULL, /* 1 */
+        0x8000000000000000ULL, /* -0.0: not the integer 0 */
+        0x7ff0000000000002ULL, /* the staleness NaN */
+        0x7ff8000000000001ULL, /* an ordinary NaN */
+        0x7ff0000000000000ULL, /* +Inf */
+        0xfff0000000000000ULL, /* -Inf */
+        0x4340000000000000ULL, /* 2^53: too big for the integer form */
+        0xc33fffffffffffffULL, /* -(2^53 - 1) */
+        0x3fe0000000000000ULL, /* 0.5 */
+        0xc01c000000000000ULL, /* -7 */
+    };
+    return bits[i % 10];
+}
+
+static double from_bits(uint64_t b)
+{
+    double v;
+    memcpy(&v, &b, 8);
+    return v;
+}
+
+static void test_refs_and_log_values_replay(void **state)
+{
+    fixture *f = *state;
+    labelset a, b;
+    mk(&a, "m", "k", "a", NULL);
+    mk(&b, "m", "k", "b", NULL);
+    tsdb_ref ra = {0}, rb = {0};
+    char err[256];
+    tsdb_commit_result r;
+    for (int i = 0; i < 30; i++) {
+        tsdb_appender *ap = tsdb_appender_new(f->db);
+        /* b before a: the record's id deltas go down and up */
+        assert_null(
+            tsdb_append_ref(ap, &rb, i > 1 ? NULL : &b, 1000 * i, from_bits(log_value_bits(i))));
+        assert_null(
+            tsdb_append_ref(ap, &ra, &a, -5000 + 1000 * i, from_bits(log_value_bits(i + 3))));
+        assert_int_equal(tsdb_commit(ap, NULL, 0, &r, err, sizeof err), 0);
+        assert_int_equal(r.applied, 2);
+        /* the creating commit leaves the reference empty, the next fills it */
+        assert_true(i == 0 ? ra.id == 0 && rb.id == 0 : ra.id != 0 && rb.id != 0);
+    }
+    assert_int_not_equal(ra.id, rb.id);
+    reopen(f); /* every sample is in the head: replayed from the log */
+    qseries_set out;
+    read_all(f->db, "m", &out);
+    assert_int_equal(out.n, 2);
+    for (size_t s = 0; s < 2; s++) {
+        bool is_a = strcmp(labels_get(&out.v[s].labels, "k"), "a") == 0;
+        assert_int_equal(out.v[s].n, 30);
+        for (int i = 0; i < 30; i++) {
+            uint64_t got;
+            memcpy(&got, &out.v[s].samples[i].v, 8);
+            assert_int_equal(out.v[s].samples[i].t, (is_a ? -5000 : 0) + 1000 * i);
+            assert_int_equal(got, log_value_bits(is_a ? i + 3 : i));
+        }
+    }
+    qseries_set_free(&out);
+    labels_free(&a);
+    labels_free(&b);
+}
+
 static void test_retention_drops_whole_partitions(void **state)
 {
     fixture *f = *state;
@@ -453,6 +524,118 @@ static void test_retention_drops_whole_partitions(void **state)
     assert_true(out.v[0].samples[0].t >= now - 11 * HOUR);
     qseries_set_free(&out);
     matcher_free(&m);
+    labels_free(&ls);
+}
+
+static void assert_names(tsdb *db, size_t want_n, const char *first)
+{
+    char **v;
+    size_t n;
+    tsdb_label_values(db, "__name__", &v, &n);
+    assert_int_equal(n, want_n);
+    if (n)
+        assert_string_equal(v[0], first);
+    tsdb_strings_free(v, n);
+}
+
+static void test_retention_drops_series_without_data(void **state)
+{
+    fixture *f = *state;
+    f->o.retention_ms = 24 * HOUR;
+    f->o.partition_ms = HOUR;
+    reopen(f);
+    int64_t now = now_ms();
+    labelset live, old;
+    mk(&live, "m", NULL);
+    mk(&old, "old", "k", "v", NULL);
+    tsdb_ref ref = {0};
+    for (int i = 0; i < 20; i++) {
+        put(f->db, &live, now - 20 * HOUR + i * HOUR, i);
+        if (i < 5) {
+            tsdb_appender *a = tsdb_appender_new(f->db);
+            assert_null(tsdb_append_ref(a, &ref, &old, now - 20 * HOUR + i * HOUR, i));
+            tsdb_commit_result r;
+            char err[256];
+            assert_int_equal(tsdb_commit(a, NULL, 0, &r, err, sizeof err), 0);
+        }
+    }
+    assert_int_not_equal(ref.id, 0);
+    char err[256];
+    assert_int_equal(tsdb_truncate_log(f->db, now + 2 * HOUR, err, sizeof err), 0);
+    assert_names(f->db, 2, "m");
+    /* cutoff at now - 10 h: old's newest sample (now - 16 h) is gone, m keeps 10 */
+    assert_int_equal(tsdb_apply_retention(f->db, now + 14 * HOUR, err, sizeof err), 0);
+    tsdb_stats st;
+    tsdb_get_stats(f->db, &st);
+    assert_int_equal(st.series_dropped, 1);
+    assert_int_equal(st.series, 1);
+    assert_names(f->db, 1, "m");
+    assert_int_equal(count_matching(f->db, MATCH_EQ, "k", "v", MATCH_RE, "__name__", ".*"), 0);
+    tsdb_appender *a = tsdb_appender_new(f->db);
+    assert_ptr_equal(tsdb_append_ref(a, &ref, NULL, now, 1), TSDB_STALE_REF);
+    tsdb_appender_discard(a);
+    reopen(f); /* its S, L and P keys went too */
+    assert_names(f->db, 1, "m");
+    assert_int_equal(total_samples(f->db, "old"), 0);
+    /* a reference to a dropped series is stale; by labels it comes back */
+    a = tsdb_appender_new(f->db);
+    assert_ptr_equal(tsdb_append_ref(a, &ref, NULL, now, 1), TSDB_STALE_REF);
+    assert_null(tsdb_append_ref(a, &ref, &old, now, 1));
+    tsdb_commit_result r;
+    assert_int_equal(tsdb_commit(a, NULL, 0, &r, err, sizeof err), 0);
+    assert_int_equal(r.applied, 1);
+    assert_int_equal(total_samples(f->db, "old"), 1);
+    labels_free(&live);
+    labels_free(&old);
+}
+
+/* Wait up to 5 s for the maintenance thread to move a counter past from. */
+static uint64_t wait_stat(tsdb *db, size_t offset, uint64_t from)
+{
+    tsdb_stats st;
+    for (int i = 0; i < 500; i++) {
+        tsdb_get_stats(db, &st);
+        uint64_t v;
+        memcpy(&v, (const char *)&st + offset, sizeof v);
+        if (v > from)
+            return v;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    fail_msg("the maintenance thread did not advance the counter");
+    return 0;
+}
+
+static void test_background_compaction_merges_age_cut_chunks(void **state)
+{
+    fixture *f = *state;
+    f->o.partition_ms = HOUR;
+    f->o.head_max_age_ms = 1; /* every pass cuts every head */
+    f->o.maint_interval_ms = 20;
+    f->o.sync_interval_ms = 20; /* unsynced: the thread wakes at this pace */
+    reopen(f);
+    labelset ls;
+    mk(&ls, "slow", NULL);
+    int64_t t0 = (now_ms() / HOUR - 3) * HOUR; /* a closed partition */
+    uint64_t cut = 0;
+    for (int i = 0; i < 6; i++) { /* one small chunk per pass */
+        put(f->db, &ls, t0 + 60000 * i, i);
+        cut = wait_stat(f->db, offsetof(tsdb_stats, chunks_cut), cut);
+    }
+    uint64_t merged = wait_stat(f->db, offsetof(tsdb_stats, chunks_compacted), 0);
+    assert_true(merged >= 2);
+    assert_int_equal(total_samples(f->db, "slow"), 6);
+    /* nothing left for an explicit compaction: the passes merged it all */
+    char err[256];
+    struct timespec ts = {0, 100 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    tsdb_stats st;
+    tsdb_get_stats(f->db, &st);
+    assert_int_equal(tsdb_compact(f->db, err, sizeof err), 0);
+    tsdb_stats st2;
+    tsdb_get_stats(f->db, &st2);
+    assert_int_equal(st2.chunks_compacted, st.chunks_compacted);
+    assert_int_equal(total_samples(f->db, "slow"), 6);
     labels_free(&ls);
 }
 
@@ -562,8 +745,86 @@ static void test_label_listings_and_cardinality(void **state)
     labels_free(&c);
 }
 
-int main(void)
+/* One commit of 1000 new series "big" (long label values: ~700 KB of keys). */
+static int commit_big(tsdb *db, int round, char *err, size_t errlen)
 {
+    char pad[201], k[32];
+    memset(pad, 'x', 200);
+    pad[200] = 0;
+    tsdb_appender *a = tsdb_appender_new(db);
+    for (int i = 0; i < 1000; i++) {
+        labelset ls;
+        snprintf(k, sizeof k, "%d-%d", round, i);
+        mk(&ls, "big", "k", k, "pad", pad, NULL);
+        tsdb_append(a, &ls, 1000 * round, i);
+        labels_free(&ls);
+    }
+    tsdb_commit_result r;
+    return tsdb_commit(a, NULL, 0, &r, err, errlen);
+}
+
+#define CHILD_FAIL(...) return fprintf(stderr, __VA_ARGS__), 1
+
+/* Run in a fresh process (exec'd: no RocksDB threads lost to a fork): with
+ * RLIMIT_FSIZE lowered, the WAL write of a commit fails (EFBIG); with the
+ * limit back, the next commit reopens the store and is accepted, and the
+ * failed commit's samples (never acknowledged) are not there. */
+static int failing_write_child(const char *dir)
+{
+    signal(SIGXFSZ, SIG_IGN); /* the write fails with EFBIG instead */
+    tsdb_options o = {.sync = true, .maint_interval_ms = -1};
+    tsdb *db;
+    char err[512];
+    if (tsdb_open(dir, &o, &db, err, sizeof err) != 0)
+        CHILD_FAIL("open: %s\n", err);
+    struct rlimit rl, low;
+    getrlimit(RLIMIT_FSIZE, &rl);
+    low = (struct rlimit){1 << 20, rl.rlim_max};
+    setrlimit(RLIMIT_FSIZE, &low);
+    int failed = -1;
+    for (int i = 0; i < 10 && failed < 0; i++)
+        if (commit_big(db, i, err, sizeof err) != 0)
+            failed = i;
+    if (failed < 1)
+        CHILD_FAIL("expected a later commit to fail, got %d\n", failed);
+    setrlimit(RLIMIT_FSIZE, &rl);
+    /* the next commit reopens the store first */
+    if (commit_big(db, 100, err, sizeof err) != 0)
+        CHILD_FAIL("no recovery: %s\n", err);
+    for (int pass = 0; pass < 2; pass++) { /* recovered store, then reopened */
+        size_t want = 1000 * ((size_t)failed + 1), got = total_samples(db, "big");
+        if (got != want)
+            CHILD_FAIL("pass %d: %zu samples, want %zu\n", pass, got, want);
+        tsdb_close(db);
+        if (tsdb_open(dir, &o, &db, err, sizeof err) != 0)
+            CHILD_FAIL("reopen: %s\n", err);
+    }
+    tsdb_close(db);
+    return 0;
+}
+
+static void test_failed_write_recovers_without_restart(void **state)
+{
+    (void)state;
+    char dir[256];
+    assert_int_equal(fs_mkdtemp(dir, sizeof dir, "ember-tsdb-fail"), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        execl("/proc/self/exe", "test_tsdb", "--failing-write-child", dir, (char *)NULL);
+        _exit(127);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    fs_rmtree(dir);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && strcmp(argv[1], "--failing-write-child") == 0)
+        return failing_write_child(argv[2]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_commit_and_select_range, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exactly_once_per_agent, setup, teardown),
@@ -576,10 +837,15 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_out_of_order_merge_and_compaction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_head_replay_and_log_truncation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retention_drops_whole_partitions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retention_drops_series_without_data, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refs_and_log_values_replay, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_background_compaction_merges_age_cut_chunks, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_bad_input_is_refused_and_counted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_series_limit_per_agent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_label_listings_and_cardinality, setup, teardown),
         cmocka_unit_test(test_open_failure_is_reported),
+        cmocka_unit_test(test_failed_write_recovers_without_restart),
     };
     return cmocka_run_group_tests_name("tsdb", tests, NULL, NULL);
 }

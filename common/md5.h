@@ -3,8 +3,8 @@
  * pick the same shard as Prometheus (md5 of the joined source values).
  * Not for anything that needs a secure hash.
  */
-#ifndef EMBER_AGENT_MD5_H
-#define EMBER_AGENT_MD5_H
+#ifndef EMBER_COMMON_MD5_H
+#define EMBER_COMMON_MD5_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,9 +1,11 @@
 /*
- * spool.h — the agent's on-disk, append-only batch spool.
+ * spool.h — an on-disk, append-only spool of records (encoded batches):
+ * the agent's send queue to the aggregator, and the aggregator's remote
+ * write backlog (aggregator/forward/backlog.c).
  *
  * Every encoded batch is appended here before it is sent and leaves only
- * when the aggregator has acknowledged it, so neither an aggregator outage
- * nor an agent restart loses a sample.  Records live in segment files named
+ * when the receiver has acknowledged it, so neither a receiver outage
+ * nor a restart loses a sample.  Records live in segment files named
  * after their first seq; each record carries its seq, sample count, append
  * time and a CRC-32C.  The highest acknowledged seq is persisted in the
  * file "acked", so after a restart sending resumes exactly after it.
@@ -13,8 +15,8 @@
  * reject mode, refuses new batches: a gap at the end instead of the start.
  * A torn or corrupt record is skipped and counted, never fatal.
  */
-#ifndef EMBER_AGENT_SPOOL_H
-#define EMBER_AGENT_SPOOL_H
+#ifndef EMBER_COMMON_SPOOL_H
+#define EMBER_COMMON_SPOOL_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -4,8 +4,8 @@
  * Regexp.Expand.
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
-#include "agent/relabel.h"
-#include "agent/md5.h"
+#include "common/relabel.h"
+#include "common/md5.h"
 
 #include "common/buf.h"
 #include "common/err.h"

@@ -14,7 +14,7 @@
  * record; a torn record at the end of the newest segment is cut off so that
  * appends continue on a clean tail.
  */
-#include "agent/spool.h"
+#include "common/spool.h"
 
 #include "common/crc32c.h"
 #include "common/err.h"

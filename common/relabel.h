@@ -10,8 +10,8 @@
  * $1, ${1}, $name and ${name} the way Go's Regexp.Expand does (so "$1x" is
  * the group named "1x", which is empty).  Setting a label to "" removes it.
  */
-#ifndef EMBER_AGENT_RELABEL_H
-#define EMBER_AGENT_RELABEL_H
+#ifndef EMBER_COMMON_RELABEL_H
+#define EMBER_COMMON_RELABEL_H
 
 #include "common/labels.h"
 

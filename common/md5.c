@@ -3,7 +3,7 @@
  * out here because no library the agent already links exports it
  * (OpenSSL's MD5() is deprecated and would pull libcrypto's pages in).
  */
-#include "agent/md5.h"
+#include "common/md5.h"
 
 #include <string.h>
 

@@ -1,0 +1,423 @@
+/*
+ * auth.c — the web: section of the aggregator's config file and the check
+ * every API request passes before its body is read (see auth.h).
+ *
+ * Names and secrets are both compared as SHA-256 digests, against every
+ * configured entry, with no early exit: the time a check takes depends on
+ * the number of entries only.
+ */
+#include "aggregator/http/auth.h"
+
+#include "aggregator/http/api.h"
+#include "aggregator/ingest.h"
+#include "common/err.h"
+#include "common/fsutil.h"
+#include "common/mem.h"
+#include "common/yaml_walk.h"
+
+#include <mbedtls/base64.h>
+#include <mbedtls/sha256.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define CONFIG_MAX (16u << 20)
+#define CREDENTIALS_MAX 1024 /* decoded "user:password" */
+#define REALM "ember"
+
+static const char *const default_open_paths[] = {"/-/healthy", "/-/ready"};
+
+void web_config_init(web_config *c)
+{
+    memset(c, 0, sizeof *c);
+    for (size_t i = 0; i < sizeof default_open_paths / sizeof default_open_paths[0]; i++)
+        strlist_push(&c->open_paths, default_open_paths[i]);
+}
+
+void web_config_free(web_config *c)
+{
+    free(c->tls_cert_file);
+    free(c->tls_key_file);
+    for (size_t i = 0; i < c->nusers; i++)
+        free(c->users[i].name);
+    free(c->users);
+    free(c->tokens);
+    strlist_free(&c->open_paths);
+    memset(c, 0, sizeof *c);
+}
+
+static void sha256_of(const char *s, size_t n, uint8_t out[32])
+{
+    mbedtls_sha256_ret((const unsigned char *)s, n, out, 0);
+}
+
+/* ---- the config section ---- */
+
+typedef struct parse_ctx {
+    web_config *c;
+    const char *dir; /* of the config file, for relative paths */
+} parse_ctx;
+
+/* A file name; relative ones are taken from the config file's directory. */
+static int set_path(ywalk *w, yaml_node_t *v, const char *dir, char **out)
+{
+    const char *p;
+    if (yw_string(w, v, &p) != 0)
+        return -1;
+    if (!*p)
+        return yw_fail(w, v, "empty file name");
+    free(*out);
+    size_t n = strlen(dir) + strlen(p) + 2;
+    *out = em_malloc(n);
+    snprintf(*out, n, "%s%s", p[0] == '/' ? "" : dir, p);
+    return 0;
+}
+
+static int tls_pair(ywalk *w, const char *key, yaml_node_t *k, yaml_node_t *v, void *ctx)
+{
+    parse_ctx *pc = ctx;
+    if (strcmp(key, "cert_file") == 0)
+        return set_path(w, v, pc->dir, &pc->c->tls_cert_file);
+    if (strcmp(key, "key_file") == 0)
+        return set_path(w, v, pc->dir, &pc->c->tls_key_file);
+    return yw_fail(w, k, "unknown key \"%s\" in tls_server_config", key);
+}
+
+/* A SHA-256 in hex (the agents' token syntax, without an instance). */
+static int digest(ywalk *w, yaml_node_t *v, uint8_t out[32])
+{
+    const char *s;
+    if (yw_string(w, v, &s) != 0)
+        return -1;
+    ingest_token t;
+    char err[256];
+    if (strchr(s, '=') || ingest_token_parse(s, &t, err, sizeof err) != 0)
+        return yw_fail(w, v, "\"%.80s\" is not a SHA-256 in hex (64 digits; e.g. printf %%s "
+                             "SECRET | sha256sum)",
+                       s);
+    memcpy(out, t.sha256, 32);
+    return 0;
+}
+
+static int role(ywalk *w, yaml_node_t *v, web_role *out)
+{
+    const char *s;
+    if (yw_string(w, v, &s) != 0)
+        return -1;
+    if (strcmp(s, "read") == 0)
+        *out = WEB_READ;
+    else if (strcmp(s, "write") == 0 || strcmp(s, "admin") == 0)
+        *out = WEB_WRITE;
+    else
+        return yw_fail(w, v, "role \"%s\" must be read or write", s);
+    return 0;
+}
+
+/* Which of a user's required keys were given. */
+typedef struct user_ctx {
+    web_user *u;
+    bool has_name, has_password;
+} user_ctx;
+
+static int user_pair(ywalk *w, const char *key, yaml_node_t *k, yaml_node_t *v, void *ctx)
+{
+    user_ctx *uc = ctx;
+    if (strcmp(key, "username") == 0) {
+        uc->has_name = true;
+        return yw_set_str(w, v, &uc->u->name);
+    }
+    if (strcmp(key, "password_sha256") == 0) {
+        uc->has_password = true;
+        return digest(w, v, uc->u->sha256);
+    }
+    if (strcmp(key, "role") == 0)
+        return role(w, v, &uc->u->role);
+    return yw_fail(w, k, "unknown key \"%s\" in a web user", key);
+}
+
+static int one_user(ywalk *w, yaml_node_t *n, web_config *c)
+{
+    c->users = em_realloc(c->users, (c->nusers + 1) * sizeof *c->users);
+    web_user *u = &c->users[c->nusers++];
+    memset(u, 0, sizeof *u);
+    user_ctx uc = {.u = u};
+    int rc = yw_want(w, n, YAML_MAPPING_NODE, "a user (a mapping)");
+    if (rc == 0)
+        rc = yw_each_pair(w, n, user_pair, &uc);
+    if (rc == 0 && (!uc.has_name || !u->name[0] || strchr(u->name, ':')))
+        rc = yw_fail(w, n, "a web user needs a username without ':'");
+    if (rc == 0 && !uc.has_password)
+        rc = yw_fail(w, n, "web user \"%s\" needs password_sha256", u->name);
+    for (size_t i = 0; rc == 0 && i + 1 < c->nusers; i++)
+        if (strcmp(c->users[i].name, u->name) == 0)
+            rc = yw_fail(w, n, "web user \"%s\" is listed twice", u->name);
+    return rc;
+}
+
+typedef struct token_ctx {
+    web_token *t;
+    bool has_digest;
+} token_ctx;
+
+static int token_pair(ywalk *w, const char *key, yaml_node_t *k, yaml_node_t *v, void *ctx)
+{
+    token_ctx *tc = ctx;
+    if (strcmp(key, "token_sha256") == 0) {
+        tc->has_digest = true;
+        return digest(w, v, tc->t->sha256);
+    }
+    if (strcmp(key, "role") == 0)
+        return role(w, v, &tc->t->role);
+    return yw_fail(w, k, "unknown key \"%s\" in a web token", key);
+}
+
+static int one_token(ywalk *w, yaml_node_t *n, web_config *c)
+{
+    c->tokens = em_realloc(c->tokens, (c->ntokens + 1) * sizeof *c->tokens);
+    web_token *t = &c->tokens[c->ntokens++];
+    memset(t, 0, sizeof *t);
+    token_ctx tc = {.t = t};
+    int rc = yw_want(w, n, YAML_MAPPING_NODE, "a token (a mapping)");
+    if (rc == 0)
+        rc = yw_each_pair(w, n, token_pair, &tc);
+    if (rc == 0 && !tc.has_digest)
+        rc = yw_fail(w, n, "a web token needs token_sha256");
+    return rc;
+}
+
+/* The items of a sequence, each through one(). */
+static int each_item(ywalk *w, yaml_node_t *seq, web_config *c,
+                     int (*one)(ywalk *, yaml_node_t *, web_config *))
+{
+    yaml_node_item_t *it, *top;
+    int rc = yw_items(w, seq, &it, &top);
+    for (; rc == 0 && it < top; it++)
+        rc = one(w, yw_node(w, *it), c);
+    return rc;
+}
+
+static int open_path(ywalk *w, yaml_node_t *n, web_config *c)
+{
+    const char *p;
+    if (yw_string(w, n, &p) != 0)
+        return -1;
+    if (p[0] != '/')
+        return yw_fail(w, n, "open path \"%s\" must start with /", p);
+    strlist_push(&c->open_paths, p);
+    return 0;
+}
+
+static int web_pair(ywalk *w, const char *key, yaml_node_t *k, yaml_node_t *v, void *ctx)
+{
+    parse_ctx *pc = ctx;
+    if (strcmp(key, "tls_server_config") == 0)
+        return yw_each_pair(w, v, tls_pair, pc);
+    if (strcmp(key, "users") == 0)
+        return each_item(w, v, pc->c, one_user);
+    if (strcmp(key, "tokens") == 0)
+        return each_item(w, v, pc->c, one_token);
+    if (strcmp(key, "open_paths") == 0) {
+        strlist_free(&pc->c->open_paths);
+        return each_item(w, v, pc->c, open_path);
+    }
+    return yw_fail(w, k, "unknown key \"%s\" in web", key);
+}
+
+/* The directory part of name with its '/', or "" (relative to the cwd). */
+static char *dir_of(const char *name)
+{
+    const char *slash = strrchr(name, '/');
+    return em_strndup(name, slash ? (size_t)(slash - name) + 1 : 0);
+}
+
+int web_config_parse(web_config *c, const char *name, const char *buf, size_t len, char *err,
+                     size_t errlen)
+{
+    ywalk w;
+    yaml_document_t doc;
+    if (yw_load(&w, &doc, name, buf, len, err, errlen) != 0)
+        return -1;
+    char *dir = dir_of(name);
+    parse_ctx pc = {.c = c, .dir = dir};
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    int rc = 0;
+    for (yaml_node_pair_t *p = root && root->type == YAML_MAPPING_NODE
+                                   ? root->data.mapping.pairs.start
+                                   : NULL;
+         rc == 0 && p && p < root->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yw_node(&w, p->key);
+        if (k->type == YAML_SCALAR_NODE && strcmp(yw_scalar(k), "web") == 0)
+            rc = yw_each_pair(&w, yw_node(&w, p->value), web_pair, &pc);
+    }
+    if (rc == 0 && !c->tls_cert_file != !c->tls_key_file) {
+        err_set(err, errlen, "%s: web.tls_server_config needs both cert_file and key_file", name);
+        rc = -1;
+    }
+    free(dir);
+    yaml_document_delete(&doc);
+    return rc;
+}
+
+int web_config_load(web_config *c, const char *path, char *err, size_t errlen)
+{
+    ebuf text;
+    ebuf_init(&text);
+    int rc = fs_read_file(path, &text, CONFIG_MAX);
+    if (rc != 0) {
+        err_set(err, errlen, "cannot read %s: %s", path, strerror(rc));
+        rc = -1;
+    } else
+        rc = web_config_parse(c, path, text.data ? text.data : "", text.len, err, errlen);
+    ebuf_free(&text);
+    return rc;
+}
+
+/* ---- the check ---- */
+
+struct web_auth {
+    pthread_rwlock_t lock; /* write-held only while credentials are swapped */
+    web_config c;
+    uint8_t (*name_sha)[32]; /* SHA-256 of each user's name */
+};
+
+static void take_config(web_auth *a, web_config *c)
+{
+    a->c = *c;
+    a->name_sha = em_calloc(a->c.nusers + 1, sizeof *a->name_sha);
+    for (size_t i = 0; i < a->c.nusers; i++)
+        sha256_of(a->c.users[i].name, strlen(a->c.users[i].name), a->name_sha[i]);
+    memset(c, 0, sizeof *c);
+}
+
+web_auth *web_auth_new(web_config *c)
+{
+    web_auth *a = em_calloc(1, sizeof *a);
+    pthread_rwlock_init(&a->lock, NULL);
+    take_config(a, c);
+    return a;
+}
+
+void web_auth_replace(web_auth *a, web_config *c)
+{
+    pthread_rwlock_wrlock(&a->lock);
+    web_config_free(&a->c);
+    free(a->name_sha);
+    take_config(a, c);
+    pthread_rwlock_unlock(&a->lock);
+}
+
+void web_auth_free(web_auth *a)
+{
+    if (!a)
+        return;
+    web_config_free(&a->c);
+    free(a->name_sha);
+    pthread_rwlock_destroy(&a->lock);
+    free(a);
+}
+
+static bool digest_equal(const uint8_t *x, const uint8_t *y)
+{
+    uint8_t diff = 0;
+    for (size_t i = 0; i < 32; i++)
+        diff |= (uint8_t)(x[i] ^ y[i]);
+    return diff == 0;
+}
+
+/* "Basic base64(user:password)": the matching user's role, or -1. */
+static int basic_role(const web_auth *a, const char *b64)
+{
+    unsigned char plain[CREDENTIALS_MAX];
+    size_t n = 0;
+    if (mbedtls_base64_decode(plain, sizeof plain, &n, (const unsigned char *)b64, strlen(b64)))
+        return -1;
+    const unsigned char *colon = memchr(plain, ':', n);
+    if (!colon)
+        return -1;
+    uint8_t user[32], pass[32];
+    sha256_of((const char *)plain, (size_t)(colon - plain), user);
+    sha256_of((const char *)colon + 1, n - (size_t)(colon - plain) - 1, pass);
+    int found = -1;
+    for (size_t i = 0; i < a->c.nusers; i++) {
+        bool hit = digest_equal(user, a->name_sha[i]) & digest_equal(pass, a->c.users[i].sha256);
+        found = hit ? (int)a->c.users[i].role : found;
+    }
+    return found;
+}
+
+/* "Bearer TOKEN": the matching token's role, or -1. */
+static int bearer_role(const web_auth *a, const char *token)
+{
+    uint8_t d[32];
+    sha256_of(token, strlen(token), d);
+    int found = -1;
+    for (size_t i = 0; i < a->c.ntokens; i++)
+        found = digest_equal(d, a->c.tokens[i].sha256) ? (int)a->c.tokens[i].role : found;
+    return found;
+}
+
+/* The role the Authorization header grants, or -1. */
+static int role_of(const web_auth *a, const char *authz)
+{
+    size_t scheme = strcspn(authz, " ");
+    const char *cred = authz + scheme + strspn(authz + scheme, " ");
+    if (scheme == 5 && strncasecmp(authz, "Basic", 5) == 0)
+        return basic_role(a, cred);
+    if (scheme == 6 && strncasecmp(authz, "Bearer", 6) == 0)
+        return bearer_role(a, cred);
+    return -1;
+}
+
+static bool is_open(const web_config *c, const char *path)
+{
+    for (size_t i = 0; i < c->open_paths.n; i++)
+        if (strcmp(c->open_paths.v[i], path) == 0)
+            return true;
+    return false;
+}
+
+static void unauthorized(const web_auth *a, httpd_response *resp, const char *msg)
+{
+    api_error(resp, 401, "unauthorized", msg);
+    if (a->c.nusers)
+        httpd_response_header(resp, "WWW-Authenticate", "Basic realm=\"" REALM "\"");
+    if (a->c.ntokens)
+        httpd_response_header(resp, "WWW-Authenticate", "Bearer realm=\"" REALM "\"");
+}
+
+/* Decide with the read lock held. */
+static bool check_locked(const web_auth *a, const httpd_request *req, int access,
+                         httpd_response *resp)
+{
+    if ((!a->c.nusers && !a->c.ntokens) || is_open(&a->c, req->path))
+        return true;
+    const char *authz = httpd_header(req, "Authorization");
+    if (!authz) {
+        unauthorized(a, resp, "authentication required");
+        return false;
+    }
+    int r = role_of(a, authz);
+    if (r < 0) {
+        unauthorized(a, resp, "invalid credentials");
+        return false;
+    }
+    if (r < access) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "%s %.200s needs the write role; these credentials may only read",
+                 req->method, req->path);
+        api_error(resp, 403, "forbidden", msg);
+        return false;
+    }
+    return true;
+}
+
+bool web_auth_check(void *ctx, const httpd_request *req, int access, httpd_response *resp)
+{
+    web_auth *a = ctx;
+    pthread_rwlock_rdlock(&a->lock);
+    bool ok = check_locked(a, req, access, resp);
+    pthread_rwlock_unlock(&a->lock);
+    return ok;
+}

@@ -1,0 +1,38 @@
+/*
+ * httpd_guard.h — internal to common/httpd.c: the read deadline that stops
+ * slow clients (slowloris) from holding connections.
+ *
+ * libmicrohttpd's connection timeout restarts with every byte received, so
+ * a client that sends its headers a byte at a time never reaches it.  Here
+ * every connection is tracked from MHD's connection notifications, with a
+ * clock that runs while a request is being read: from the connection's
+ * opening, or from the end of its previous reply, until the whole request
+ * (headers and body) is in.  A reaper thread shuts down the socket of any
+ * connection whose clock passes the read timeout; MHD then sees the peer
+ * gone and closes the connection itself.  The socket is shut down under the
+ * same mutex as the close notification, so the descriptor is still the
+ * connection's when it is shut down.
+ */
+#ifndef EMBER_COMMON_HTTPD_GUARD_H
+#define EMBER_COMMON_HTTPD_GUARD_H
+
+#include <microhttpd.h>
+#include <stdint.h>
+
+typedef struct httpd_deadlines httpd_deadlines;
+
+/* Start tracking with the reaper thread running; free stops it. */
+httpd_deadlines *deadlines_start(unsigned read_timeout_s);
+void deadlines_free(httpd_deadlines *d);
+/* Connections shut down for being too slow, so far. */
+uint64_t deadlines_cut(const httpd_deadlines *d);
+
+/* MHD_OPTION_NOTIFY_CONNECTION callback; cls is the httpd_deadlines. */
+void deadlines_on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                             enum MHD_ConnectionNotificationCode code);
+/* The request on conn has been read in full (or answered early). */
+void deadlines_request_read(httpd_deadlines *d, struct MHD_Connection *conn);
+/* The reply on conn is done: the clock runs again for its next request. */
+void deadlines_request_done(httpd_deadlines *d, struct MHD_Connection *conn);
+
+#endif
