@@ -20,6 +20,7 @@ RUN apt-get update \
       gcc libc6-dev make cmake pkg-config ca-certificates \
       libnng-dev libprotobuf-c-dev protobuf-c-compiler libmicrohttpd-dev librocksdb-dev \
       libsnappy-dev libzstd-dev liblz4-dev libpcre2-dev libcurl4-openssl-dev libyaml-dev \
+      libmbedtls-dev zlib1g-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -34,7 +35,7 @@ ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       libnng1 libprotobuf-c1 libmicrohttpd12 librocksdb7.8 libzstd1 libpcre2-8-0 \
-      libcurl4 libyaml-0-2 ca-certificates curl \
+      libcurl4 libyaml-0-2 libmbedtls14 libsnappy1v5 zlib1g ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 ember \
  && useradd --system --uid 10001 --gid ember --home-dir /var/lib/ember --shell /usr/sbin/nologin ember \

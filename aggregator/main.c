@@ -51,7 +51,7 @@ static const opt_spec specs[] = {
     {"http-listen", OPT_STRING, &cfg.http_listen, "0.0.0.0:9090",
      "address of the HTTP API (Prometheus-compatible)", "HOST:PORT"},
     {"http.max-connections", OPT_INT, &cfg.http_max_connections, "1024",
-     "HTTP connections open at once; further ones wait to be accepted", "N"},
+     "HTTP connections open at once; further ones are closed as they open", "N"},
     {"http.read-timeout", OPT_DURATION, &cfg.http_read_timeout_ms, "5m",
      "longest a client may take to send a whole request, headers and body (slower ones are "
      "cut off)",

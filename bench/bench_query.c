@@ -50,7 +50,7 @@ int main(int argc, char **argv)
     promql_dataset_config c = {
         .end_ms = now - now % 60000 - 3600000, .minutes = 24 * 60, .hosts = 16, .instances = 4};
     const char *om = NULL, *imp = NULL;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* --flag VALUE pairs */
         const char *next = i + 1 < argc ? argv[i + 1] : NULL;
         if (!next)
             usage();
@@ -68,7 +68,6 @@ int main(int argc, char **argv)
             imp = next;
         else
             usage();
-        i++;
     }
     if (!om || !imp || c.hosts < 1 || c.instances < 1 || c.minutes < 1)
         usage();

@@ -167,8 +167,8 @@ static double cpu_seconds(long pid)
     if (f)
         fclose(f);
     /* after "pid (comm)": state and 10 fields, then utime and stime */
-    if (!p || sscanf(p + 2, "%*c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu %llu", &user,
-                     &sys) != 2)
+    if (!p ||
+        sscanf(p + 2, "%*c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu %llu", &user, &sys) != 2)
         return -1;
     return (double)(user + sys) / (double)sysconf(_SC_CLK_TCK);
 }

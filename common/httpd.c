@@ -233,6 +233,8 @@ void httpd_free(httpd *h)
         free(h->routes[i].path);
     }
     free(h->routes);
+    ebuf_free(&h->cert);
+    ebuf_free(&h->key);
     free((char *)h->o.tls_cert_file);
     free((char *)h->o.tls_key_file);
     pthread_mutex_destroy(&h->mu);
@@ -523,8 +525,8 @@ static bool declared_too_large(const httpd *h, struct MHD_Connection *conn)
 
 /* The checks made on the headers alone: false with resp filled when the
  * request is answered now, its body unread. */
-static bool guards_pass(httpd *h, struct MHD_Connection *conn, const char *path,
-                        const char *method, httpd_response *resp)
+static bool guards_pass(httpd *h, struct MHD_Connection *conn, const char *path, const char *method,
+                        httpd_response *resp)
 {
     const route *r = route_for(h, method, path);
     if (h->o.auth) {
@@ -720,6 +722,14 @@ static bool tls_on(const httpd *h)
     return h->o.tls_cert_file && h->o.tls_key_file;
 }
 
+/* MHD divides its limit among a pool's threads; the server's own limit is
+ * enforced across them (httpd_guard.h), so each thread may take it all. */
+static unsigned mhd_connection_limit(const httpd *h)
+{
+    unsigned n = h->o.threads > 1 ? h->o.threads : 1;
+    return h->o.max_connections > UINT32_MAX / n ? UINT32_MAX : h->o.max_connections * n;
+}
+
 /* A daemon serving on fd, with cert and key when serving HTTPS.  MHD owns
  * fd from here on: it closes it when the daemon stops or fails to start. */
 static struct MHD_Daemon *start_daemon(httpd *h, int fd, const ebuf *cert, const ebuf *key)
@@ -739,15 +749,15 @@ static struct MHD_Daemon *start_daemon(httpd *h, int fd, const ebuf *cert, const
             extra[n++] = extra[i];
     extra[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     /* ITC lets httpd_reload_tls quiesce a daemon (MHD_quiesce_daemon). */
-    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC |
-                     (tls ? MHD_USE_TLS : 0);
+    unsigned flags =
+        MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC | (tls ? MHD_USE_TLS : 0);
     /* The logger comes first to catch messages about the later options. */
     struct MHD_Daemon *d = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
         MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
         MHD_OPTION_NOTIFY_CONNECTION, deadlines_on_connection, h->deadlines,
         MHD_OPTION_CONNECTION_TIMEOUT, h->o.timeout_s, MHD_OPTION_CONNECTION_LIMIT,
-        h->o.max_connections, MHD_OPTION_ARRAY, extra, MHD_OPTION_END);
+        mhd_connection_limit(h), MHD_OPTION_ARRAY, extra, MHD_OPTION_END);
     return d;
 }
 
@@ -763,7 +773,7 @@ int httpd_start(httpd *h, const char *addr, char *err, size_t errlen)
     if (fd < 0)
         return -1;
     h->port = bound_port(fd);
-    h->deadlines = deadlines_start(h->o.read_timeout_s);
+    h->deadlines = deadlines_start(h->o.read_timeout_s, h->o.max_connections);
     h->daemon = start_daemon(h, fd, &h->cert, &h->key);
     if (!h->daemon) { /* fd is closed */
         deadlines_free(h->deadlines);
@@ -830,6 +840,4 @@ void httpd_stop(httpd *h)
     h->port = 0;
     deadlines_free(h->deadlines);
     h->deadlines = NULL;
-    ebuf_free(&h->cert);
-    ebuf_free(&h->key);
 }

@@ -6,7 +6,6 @@
 #include "common/mem.h"
 
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -22,11 +21,11 @@ typedef struct tracked {
 
 struct httpd_deadlines {
     int64_t timeout_ms;
+    size_t max_connections, open;
     pthread_mutex_t mu; /* the list, every entry's fields, and stop */
     pthread_cond_t wake;
     tracked head; /* circular list sentinel */
     bool stop;
-    atomic_uint_fast64_t cut;
     pthread_t reaper;
 };
 
@@ -45,7 +44,6 @@ static void cut_overdue(httpd_deadlines *d, int64_t now)
             continue;
         shutdown(t->fd, SHUT_RDWR); /* MHD reads EOF and closes it */
         t->reading = false;         /* once is enough */
-        atomic_fetch_add(&d->cut, 1);
         log_debug("http connection cut", "reason=\"request not read within the read timeout\"");
     }
 }
@@ -67,10 +65,11 @@ static void *reaper_main(void *arg)
     return NULL;
 }
 
-httpd_deadlines *deadlines_start(unsigned read_timeout_s)
+httpd_deadlines *deadlines_start(unsigned read_timeout_s, unsigned max_connections)
 {
     httpd_deadlines *d = em_calloc(1, sizeof *d);
     d->timeout_ms = (int64_t)read_timeout_s * 1000;
+    d->max_connections = max_connections;
     d->head.prev = d->head.next = &d->head;
     pthread_mutex_init(&d->mu, NULL);
     pthread_condattr_t ca;
@@ -98,11 +97,6 @@ void deadlines_free(httpd_deadlines *d)
     free(d);
 }
 
-uint64_t deadlines_cut(const httpd_deadlines *d)
-{
-    return d ? atomic_load(&d->cut) : 0;
-}
-
 void deadlines_on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                              enum MHD_ConnectionNotificationCode code)
 {
@@ -119,6 +113,10 @@ void deadlines_on_connection(void *cls, struct MHD_Connection *conn, void **sock
         t->prev = d->head.prev;
         t->prev->next = t;
         d->head.prev = t;
+        if (++d->open > d->max_connections && t->fd >= 0) {
+            shutdown(t->fd, SHUT_RDWR); /* over the limit: MHD closes it */
+            t->reading = false;
+        }
         pthread_mutex_unlock(&d->mu);
         *socket_context = t;
         return;
@@ -129,6 +127,7 @@ void deadlines_on_connection(void *cls, struct MHD_Connection *conn, void **sock
     pthread_mutex_lock(&d->mu);
     t->prev->next = t->next;
     t->next->prev = t->prev;
+    d->open--;
     pthread_mutex_unlock(&d->mu);
     free(t);
     *socket_context = NULL;

@@ -12,6 +12,13 @@
  * gone and closes the connection itself.  The socket is shut down under the
  * same mutex as the close notification, so the descriptor is still the
  * connection's when it is shut down.
+ *
+ * The same tracking enforces the connection limit across the whole server:
+ * libmicrohttpd splits its own limit evenly over the threads of a pool,
+ * and connections need not spread evenly over them, so one thread could
+ * refuse connections while the server is below the limit.  MHD is given
+ * the full limit per thread and a connection past ours is shut down as
+ * soon as it opens.
  */
 #ifndef EMBER_COMMON_HTTPD_GUARD_H
 #define EMBER_COMMON_HTTPD_GUARD_H
@@ -22,10 +29,8 @@
 typedef struct httpd_deadlines httpd_deadlines;
 
 /* Start tracking with the reaper thread running; free stops it. */
-httpd_deadlines *deadlines_start(unsigned read_timeout_s);
+httpd_deadlines *deadlines_start(unsigned read_timeout_s, unsigned max_connections);
 void deadlines_free(httpd_deadlines *d);
-/* Connections shut down for being too slow, so far. */
-uint64_t deadlines_cut(const httpd_deadlines *d);
 
 /* MHD_OPTION_NOTIFY_CONNECTION callback; cls is the httpd_deadlines. */
 void deadlines_on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,

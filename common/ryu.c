@@ -184,45 +184,40 @@ static inline uint64_t mul_shift_all(uint64_t m, const uint64_t *mul, int32_t j,
     return mul_shift(4 * m, mul, j);
 }
 
-/* Step 4 of the paper: drop digits while vp and vm still differ, with the
- * exact-trailing-zero bookkeeping the boundaries need. */
-static uint64_t shortest(uint64_t vr, uint64_t vp, uint64_t vm, bool vm_tz, bool vr_tz,
-                         bool accept_bounds, int32_t *removed)
+/* The decimal interval [vm, vp] around vr, and what dropping digits from
+ * it has seen so far. */
+typedef struct interval {
+    uint64_t vr, vp, vm;
+    bool vm_tz, vr_tz; /* everything dropped from vm / vr was zero */
+    uint8_t last;      /* the last digit dropped from vr */
+    int32_t removed;
+} interval;
+
+static void drop_digit(interval *x)
 {
-    uint8_t last = 0;
-    *removed = 0;
-    if (!vm_tz && !vr_tz) {
-        bool round_up = false;
-        while (vp / 10 > vm / 10) {
-            round_up = vr % 10 >= 5;
-            vr /= 10;
-            vp /= 10;
-            vm /= 10;
-            ++*removed;
-        }
-        return vr + (vr == vm || round_up);
-    }
-    while (vp / 10 > vm / 10) {
-        vm_tz &= vm % 10 == 0;
-        vr_tz &= last == 0;
-        last = (uint8_t)(vr % 10);
-        vr /= 10;
-        vp /= 10;
-        vm /= 10;
-        ++*removed;
-    }
-    if (vm_tz)
-        while (vm % 10 == 0) {
-            vr_tz &= last == 0;
-            last = (uint8_t)(vr % 10);
-            vr /= 10;
-            vp /= 10;
-            vm /= 10;
-            ++*removed;
-        }
-    if (vr_tz && last == 5 && vr % 2 == 0)
-        last = 4; /* exactly halfway: round to even */
-    return vr + ((vr == vm && (!accept_bounds || !vm_tz)) || last >= 5);
+    x->vm_tz &= x->vm % 10 == 0;
+    x->vr_tz &= x->last == 0;
+    x->last = (uint8_t)(x->vr % 10);
+    x->vr /= 10;
+    x->vp /= 10;
+    x->vm /= 10;
+    x->removed++;
+}
+
+/* Step 4 of the paper: drop digits while vp and vm still differ; then,
+ * when vm's dropped digits were all zero (vm itself is exact and
+ * allowed), keep dropping its zeros.  The bookkeeping decides the last
+ * digit's rounding: half-way exactly rounds to even. */
+static uint64_t shortest(interval *x, bool accept_bounds)
+{
+    while (x->vp / 10 > x->vm / 10)
+        drop_digit(x);
+    if (x->vm_tz)
+        while (x->vm % 10 == 0)
+            drop_digit(x);
+    if (x->vr_tz && x->last == 5 && x->vr % 2 == 0)
+        x->last = 4;
+    return x->vr + ((x->vr == x->vm && (!accept_bounds || !x->vm_tz)) || x->last >= 5);
 }
 
 void ryu_shortest(double v, uint64_t *digits, int32_t *exp10)
@@ -278,7 +273,7 @@ void ryu_shortest(double v, uint64_t *digits, int32_t *exp10)
             vr_tz = multiple_of_pow2(mv, q);
         }
     }
-    int32_t removed;
-    *digits = shortest(vr, vp, vm, vm_tz, vr_tz, accept_bounds, &removed);
-    *exp10 = e10 + removed;
+    interval x = {.vr = vr, .vp = vp, .vm = vm, .vm_tz = vm_tz, .vr_tz = vr_tz};
+    *digits = shortest(&x, accept_bounds);
+    *exp10 = e10 + x.removed;
 }

@@ -1,5 +1,5 @@
 /*
- * ryu.h — shortest round-trip decimal digits of a double (Ryū).
+ * ryu.h — shortest round-trip decimal digits of a double (Ryū, ryu.c).
  */
 #ifndef EMBER_COMMON_RYU_H
 #define EMBER_COMMON_RYU_H
@@ -7,10 +7,10 @@
 #include <stdint.h>
 
 /*
- * For finite v > 0: the fewest decimal digits d (an integer without
- * trailing zeros... or with, see below) and exponent e such that
- * d × 10^e reads back as v, the closest such to v (ties to even).  d may
- * end in zeros; callers trim them.
+ * For finite v > 0: the decimal digits d and exponent e with the fewest
+ * digits such that d × 10^e reads back as v, and of those the closest to v
+ * (exact ties to even), as Go's strconv picks them.  d may end in zeros;
+ * callers trim them.
  */
 void ryu_shortest(double v, uint64_t *digits, int32_t *exp10);
 

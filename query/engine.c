@@ -90,6 +90,19 @@ bool ev_take_samples(evaluator *ev, size_t n)
     return true;
 }
 
+bool ev_window_fits(evaluator *ev, size_t n)
+{
+    uint64_t with = *ev->cur_samples + n;
+    if (with > *ev->peak_samples)
+        *ev->peak_samples = with;
+    if (with > ev->max_samples) {
+        ev_fail(ev, PROMQL_ERR_EXECUTION,
+                "query processing would load too many samples into memory in query execution");
+        return false;
+    }
+    return true;
+}
+
 void ev_release_samples(evaluator *ev, size_t n)
 {
     *ev->cur_samples = *ev->cur_samples > n ? *ev->cur_samples - n : 0;
@@ -394,7 +407,13 @@ static label_matcher *selector_matchers(const promql_expr *vs, size_t *n)
     return ms;
 }
 
-int ev_select_raw(evaluator *ev, promql_expr *vs, int64_t mint, int64_t maxt, qseries_set *out)
+static int cmp_selected(const void *a, const void *b)
+{
+    return labels_compare(&((const qselected *)a)->labels, &((const qselected *)b)->labels);
+}
+
+int ev_select_each(evaluator *ev, promql_expr *vs, int64_t mint, int64_t maxt, series_fn fn,
+                   void *arg)
 {
     size_t nms;
     label_matcher *ms = selector_matchers(vs, &nms);
@@ -413,23 +432,33 @@ int ev_select_raw(evaluator *ev, promql_expr *vs, int64_t mint, int64_t maxt, qs
                            "selector's matcher");
         return ev_fail(ev, PROMQL_ERR_INTERNAL, "%s", err);
     }
-    for (size_t i = 0; i < found.n && !ev_interrupted(ev); i++) {
-        qseries *s = qseries_set_add(out, &found.v[i].labels);
-        qiter *it = found.v[i].it;
-        for (bool ok = qiter_seek(it, mint); ok && it->t <= maxt; ok = qiter_next(it))
-            qseries_push(s, it->t, it->v);
-    }
-    qselect_set_free(&found);
     /* Prometheus's storage hands series over sorted by label set, and the
      * order shows: it decides ties in topk and the last bits of sums. */
-    qseries_set_sort(out);
-    return ev->fail->type == PROMQL_ERR_NONE ? 0 : -1;
+    if (found.n > 1)
+        qsort(found.v, found.n, sizeof *found.v, cmp_selected);
+    /* One series' samples at a time, so that memory follows the answer,
+     * not the range read.  As in Prometheus, which streams them through an
+     * iterator, they do not count against max_samples: the points made
+     * from them do. */
+    qseries raw = {.samples = NULL};
+    for (size_t i = 0; i < found.n && rc == 0; i++) {
+        if (ev_interrupted(ev)) {
+            rc = -1;
+            break;
+        }
+        raw.n = 0;
+        qiter *it = found.v[i].it;
+        for (bool ok = qiter_seek(it, mint); ok && it->t <= maxt; ok = qiter_next(it))
+            qseries_push(&raw, it->t, it->v);
+        rc = fn(ev, &found.v[i].labels, &raw, arg);
+    }
+    free(raw.samples);
+    qselect_set_free(&found);
+    return rc;
 }
 
-/* vectorSelectorSingle at every step: the newest sample in
- * [ref - lookback, ref], ref = ts - offset, unless it is a staleness
- * marker. */
-static void instant_points(evaluator *ev, const qseries *raw, int64_t offset, qseries *out)
+void ev_instant_points(evaluator *ev, const qseries *raw, int64_t offset, bool timestamps,
+                       qseries *out)
 {
     size_t j = 0;
     for (size_t i = 0; i < ev->nsteps; i++) {
@@ -441,36 +470,57 @@ static void instant_points(evaluator *ev, const qseries *raw, int64_t offset, qs
         const qsample *last = &raw->samples[j - 1];
         if (last->t < ref - ev->lookback || is_stale_nan(last->v))
             continue;
-        qseries_push(out, ts, last->v);
+        qseries_push(out, ts, timestamps ? (double)last->t / 1000.0 : last->v);
     }
 }
 
-static int eval_vector_selector(evaluator *ev, promql_expr *e, pvalue *out)
+/* Where selected series' points go: out, and with or without the
+ * samples' own times as values (timestamp()). */
+typedef struct vector_sink {
+    qseries_set *out;
+    int64_t offset;
+    bool timestamps;
+} vector_sink;
+
+static int vector_series(evaluator *ev, const labelset *ls, const qseries *raw, void *arg)
 {
-    int64_t off = e->eval_offset_ms;
-    qseries_set raw;
-    qseries_set_init(&raw);
-    if (ev_select_raw(ev, e, ev->start - off - ev->lookback, ev->end - off, &raw) != 0) {
-        qseries_set_free(&raw);
-        return -1;
+    vector_sink *sink = arg;
+    qseries pts = {.samples = NULL};
+    ev_instant_points(ev, raw, sink->offset, sink->timestamps, &pts);
+    if (pts.n == 0) {
+        free(pts.samples);
+        return 0;
     }
+    qseries *s = qseries_set_add(sink->out, ls);
+    s->samples = pts.samples;
+    s->n = pts.n;
+    s->cap = pts.cap;
+    return ev_take_samples(ev, pts.n) ? 0 : -1;
+}
+
+int ev_select_vector(evaluator *ev, promql_expr *vs, bool timestamps, pvalue *out)
+{
+    int64_t off = vs->eval_offset_ms;
+    memset(out, 0, sizeof *out);
     out->type = PV_VECTOR;
-    size_t points = 0;
-    for (size_t i = 0; i < raw.n; i++) {
-        qseries pts = {.samples = NULL};
-        instant_points(ev, &raw.v[i], off, &pts);
-        if (pts.n == 0) {
-            free(pts.samples);
+    vector_sink sink = {&out->m, off, timestamps};
+    return ev_select_each(ev, vs, ev->start - off - ev->lookback, ev->end - off, vector_series,
+                          &sink);
+}
+
+/* A range selector's series as it is: the samples but staleness markers. */
+static int matrix_series(evaluator *ev, const labelset *ls, const qseries *raw, void *arg)
+{
+    qseries_set *out = arg;
+    qseries *s = NULL;
+    for (size_t j = 0; j < raw->n; j++) {
+        if (is_stale_nan(raw->samples[j].v))
             continue;
-        }
-        qseries *s = qseries_set_add(&out->m, &raw.v[i].labels);
-        s->samples = pts.samples;
-        s->n = pts.n;
-        s->cap = pts.cap;
-        points += pts.n;
+        if (!s)
+            s = qseries_set_add(out, ls);
+        qseries_push(s, raw->samples[j].t, raw->samples[j].v);
     }
-    qseries_set_free(&raw);
-    return ev_take_samples(ev, points) ? 0 : -1;
+    return ev_take_samples(ev, s ? s->n : 0) ? 0 : -1;
 }
 
 /* A range selector at the top of an instant query: the raw samples of
@@ -479,28 +529,8 @@ static int eval_matrix_selector(evaluator *ev, promql_expr *e, pvalue *out)
 {
     promql_expr *vs = e->lhs;
     int64_t maxt = ev->start - vs->eval_offset_ms, mint = maxt - e->range_ms;
-    qseries_set raw;
-    qseries_set_init(&raw);
-    if (ev_select_raw(ev, vs, mint, maxt, &raw) != 0) {
-        qseries_set_free(&raw);
-        return -1;
-    }
     out->type = PV_MATRIX;
-    size_t points = 0;
-    for (size_t i = 0; i < raw.n; i++) {
-        qseries *s = NULL;
-        for (size_t j = 0; j < raw.v[i].n; j++) {
-            const qsample *p = &raw.v[i].samples[j];
-            if (is_stale_nan(p->v))
-                continue;
-            if (!s)
-                s = qseries_set_add(&out->m, &raw.v[i].labels);
-            qseries_push(s, p->t, p->v);
-            points++;
-        }
-    }
-    qseries_set_free(&raw);
-    return ev_take_samples(ev, points) ? 0 : -1;
+    return ev_select_each(ev, vs, mint, maxt, matrix_series, &out->m);
 }
 
 int ev_subquery(evaluator *ev, promql_expr *e, pvalue *out)
@@ -614,7 +644,7 @@ int ev_eval(evaluator *ev, promql_expr *e, pvalue *out)
         out->str = em_strndup(e->str, e->str_len);
         return 0;
     case PN_PAREN: return ev_eval(ev, e->lhs, out);
-    case PN_VECTOR: return eval_vector_selector(ev, e, out);
+    case PN_VECTOR: return ev_select_vector(ev, e, false, out);
     case PN_MATRIX: return eval_matrix_selector(ev, e, out);
     case PN_SUBQUERY: return ev_subquery(ev, e, out);
     case PN_UNARY: return eval_unary(ev, e, out);

@@ -56,6 +56,9 @@ bool ev_interrupted(evaluator *ev);
 /* Account n more points held; false (failure set) over max_samples. */
 bool ev_take_samples(evaluator *ev, size_t n);
 void ev_release_samples(evaluator *ev, size_t n);
+/* A range function's window of n samples is held while its step is
+ * computed (Prometheus counts it); false (failure set) over max_samples. */
+bool ev_window_fits(evaluator *ev, size_t n);
 
 int ev_eval(evaluator *ev, promql_expr *e, pvalue *out);
 void pvalue_free(evaluator *ev, pvalue *v);
@@ -97,9 +100,21 @@ int ev_aggregate(evaluator *ev, promql_expr *e, pvalue *out);
 /* engine.c: a subquery as series of step points (the matrix of the inner
  * evaluation), used by ev_call for functions of a subquery. */
 int ev_subquery(evaluator *ev, promql_expr *e, pvalue *out);
-/* engine.c: an instant selector's raw samples per series for [mint, maxt],
- * staleness markers kept (ev_call's timestamp() needs them). */
-int ev_select_raw(evaluator *ev, promql_expr *vs, int64_t mint, int64_t maxt, qseries_set *out);
+/*
+ * engine.c: select the series of the selector vs for [mint, maxt] and call
+ * fn with each one's samples (staleness markers kept), in label-set order,
+ * one series at a time; fn reads raw but does not keep it.  Stops at fn's
+ * first non-zero return.
+ */
+typedef int (*series_fn)(evaluator *ev, const labelset *ls, const qseries *raw, void *arg);
+int ev_select_each(evaluator *ev, promql_expr *vs, int64_t mint, int64_t maxt, series_fn fn,
+                   void *arg);
+/* The instant selector vs at every step into out (PV_VECTOR); with
+ * timestamps, each point's value is its sample's time in seconds. */
+int ev_select_vector(evaluator *ev, promql_expr *vs, bool timestamps, pvalue *out);
+/* vectorSelectorSingle at every step of ev over one series' samples. */
+void ev_instant_points(evaluator *ev, const qseries *raw, int64_t offset, bool timestamps,
+                       qseries *out);
 
 /* The expression under parens (and nothing else). */
 promql_expr *unwrap_parens(promql_expr *e);

@@ -296,6 +296,15 @@ static int binop_step(binop *b, size_t k)
 {
     int64_t ts = ev_step_time(b->ev, k);
     size_t stamp = k + 1;
+    /* Nothing can match when the many side is empty: Prometheus returns
+     * before it looks for duplicates on the other side. */
+    bool any = false;
+    for (size_t i = 0; i < b->many->m->n && !any; i++) {
+        double v;
+        any = side_at(b->many, i, ts, &v);
+    }
+    if (!any)
+        return 0;
     for (size_t j = 0; j < b->one->m->n; j++) {
         double v;
         if (!side_at(b->one, j, ts, &v))

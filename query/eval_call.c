@@ -84,63 +84,13 @@ static void absent_labels(promql_expr *arg, labelset *ls)
     labels_sort(ls);
 }
 
-/* ---- range-vector functions ---- */
-
-/* The series a range function reads and where its windows sit. */
-typedef struct range_input {
-    qseries_set series; /* no staleness markers */
-    int64_t offset, range;
-} range_input;
-
-static int load_range_input(evaluator *ev, promql_expr *arg, range_input *in)
+/* absent()'s answer: 1, labelled from the selector arg, at every step
+ * where nothing was present. */
+static int emit_absent(evaluator *ev, promql_expr *arg, const bool *present, pvalue *out)
 {
-    qseries_set_init(&in->series);
-    if (arg->kind == PN_SUBQUERY) {
-        pvalue v;
-        if (ev_subquery(ev, arg, &v) != 0)
-            return -1;
-        in->series = v.m;
-        in->offset = arg->eval_offset_ms;
-        in->range = arg->range_ms;
-        return 0;
-    }
-    promql_expr *vs = arg->lhs;
-    in->offset = vs->eval_offset_ms;
-    in->range = arg->range_ms;
-    if (ev_select_raw(ev, vs, ev->start - in->offset - in->range, ev->end - in->offset,
-                      &in->series) != 0)
-        return -1;
-    for (size_t i = 0; i < in->series.n; i++) {
-        qseries *s = &in->series.v[i];
-        size_t k = 0;
-        for (size_t j = 0; j < s->n; j++)
-            if (!is_stale_nan(s->samples[j].v))
-                s->samples[k++] = s->samples[j];
-        s->n = k;
-    }
-    return 0;
-}
-
-/* absent_over_time: 1 at the steps where no series has a sample in its
- * window. */
-static int absent_over_time(evaluator *ev, promql_expr *e, range_input *in, pvalue *out)
-{
-    bool *present = em_calloc(ev->nsteps, sizeof(bool));
-    for (size_t i = 0; i < in->series.n; i++) {
-        const qseries *s = &in->series.v[i];
-        size_t lo = 0, hi = 0;
-        for (size_t k = 0; k < ev->nsteps; k++) {
-            int64_t maxt = ev_step_time(ev, k) - in->offset, mint = maxt - in->range;
-            while (lo < s->n && s->samples[lo].t < mint)
-                lo++;
-            while (hi < s->n && s->samples[hi].t <= maxt)
-                hi++;
-            present[k] = present[k] || hi > lo;
-        }
-    }
     out->type = PV_VECTOR;
     labelset ls;
-    absent_labels(e->args[0], &ls);
+    absent_labels(arg, &ls);
     qseries *r = NULL;
     for (size_t k = 0; k < ev->nsteps; k++) {
         if (present[k])
@@ -150,15 +100,52 @@ static int absent_over_time(evaluator *ev, promql_expr *e, range_input *in, pval
         qseries_push(r, ev_step_time(ev, k), 1);
     }
     labels_free(&ls);
-    free(present);
     return ev_take_samples(ev, r ? r->n : 0) ? 0 : -1;
+}
+
+/* ---- range-vector functions ---- */
+
+/* A range function's call: where its windows sit, its kernel and
+ * arguments, and where its series go. */
+typedef struct range_call {
+    int64_t offset, range;
+    const promql_fn_impl *fn;
+    scalar_args *args;
+    bool keep_name, extreme, is_max;
+    collector out;
+    bool *present; /* absent_over_time: a step had a sample in some window */
+} range_call;
+
+/* The samples of raw without staleness markers, in place. */
+static size_t drop_stale(qsample *v, size_t n)
+{
+    size_t k = 0;
+    for (size_t j = 0; j < n; j++)
+        if (!is_stale_nan(v[j].v))
+            v[k++] = v[j];
+    return k;
+}
+
+/* absent_over_time's half: which steps have a sample in the window. */
+static void mark_present(evaluator *ev, const qseries *s, const range_call *rc)
+{
+    size_t lo = 0, hi = 0;
+    for (size_t k = 0; k < ev->nsteps; k++) {
+        int64_t maxt = ev_step_time(ev, k) - rc->offset, mint = maxt - rc->range;
+        while (lo < s->n && s->samples[lo].t < mint)
+            lo++;
+        while (hi < s->n && s->samples[hi].t <= maxt)
+            hi++;
+        rc->present[k] = rc->present[k] || hi > lo;
+    }
 }
 
 /* One series through a range kernel at every step into pts; -1 when an
  * argument is invalid where the kernel would run. */
-static int range_series(evaluator *ev, const promql_fn_impl *fn, const qseries *s,
-                        const range_input *in, scalar_args *a, qseries *pts)
+static int range_series(evaluator *ev, const qseries *s, const range_call *in, qseries *pts)
 {
+    const promql_fn_impl *fn = in->fn;
+    scalar_args *a = in->args;
     bool check = a->n > 0; /* only functions with scalar arguments have checks */
     size_t lo = 0, hi = 0;
     for (size_t k = 0; k < ev->nsteps; k++) {
@@ -169,6 +156,8 @@ static int range_series(evaluator *ev, const promql_fn_impl *fn, const qseries *
             hi++;
         if (hi <= lo)
             continue;
+        if (!ev_window_fits(ev, hi - lo))
+            return -1;
         promql_window w = {.pts = s->samples + lo,
                            .n = hi - lo,
                            .t = ts,
@@ -194,9 +183,9 @@ static int range_series(evaluator *ev, const promql_fn_impl *fn, const qseries *
  * samples whose values strictly decrease (max) from the front, so the front
  * is the earliest extreme, and it counts the NaNs it skipped.
  */
-static void extreme_series(evaluator *ev, const qseries *s, const range_input *in, bool is_max,
-                           qseries *pts)
+static int extreme_series(evaluator *ev, const qseries *s, const range_call *in, qseries *pts)
 {
+    bool is_max = in->is_max;
     size_t *dq = em_malloc((s->n + 1) * sizeof(size_t));
     size_t head = 0, tail = 0, lo = 0, hi = 0;
     for (size_t k = 0; k < ev->nsteps; k++) {
@@ -216,9 +205,72 @@ static void extreme_series(evaluator *ev, const qseries *s, const range_input *i
             head++;
         if (hi <= lo)
             continue;
+        if (!ev_window_fits(ev, hi - lo)) {
+            free(dq);
+            return -1;
+        }
         qseries_push(pts, ts, head < tail ? s->samples[dq[head]].v : s->samples[hi - 1].v);
     }
     free(dq);
+    return 0;
+}
+
+/* One series of a range function's input: its points into the output,
+ * which may hold each label set once (Prometheus checks the matrix). */
+static int range_one(evaluator *ev, const labelset *ls, const qseries *raw, void *arg)
+{
+    range_call *rc = arg;
+    qseries s = *raw;
+    s.n = drop_stale(s.samples, s.n);
+    if (rc->present) {
+        mark_present(ev, &s, rc);
+        return 0;
+    }
+    qseries pts = {.samples = NULL};
+    int r = 0;
+    if (rc->extreme)
+        r = extreme_series(ev, &s, rc, &pts);
+    else
+        r = range_series(ev, &s, rc, &pts);
+    if (r == 0 && pts.n) {
+        labelset out;
+        if (rc->keep_name)
+            labels_copy(&out, ls);
+        else
+            labels_copy_without_name(&out, ls);
+        size_t before = rc->out.set->n, idx = collector_series(&rc->out, &out);
+        labels_free(&out);
+        if (idx < before)
+            r = ev_fail(ev, PROMQL_ERR_EXECUTION,
+                        "vector cannot contain metrics with the same labelset");
+        for (size_t j = 0; j < pts.n && r == 0; j++)
+            collector_add(&rc->out, idx, pts.samples[j].t, pts.samples[j].v);
+    }
+    free(pts.samples);
+    return r;
+}
+
+/* The input of a range function, series by series: a range selector's
+ * samples from storage, or a subquery's points. */
+static int range_input(evaluator *ev, promql_expr *arg, range_call *rc)
+{
+    if (arg->kind != PN_SUBQUERY) {
+        promql_expr *vs = arg->lhs;
+        rc->offset = vs->eval_offset_ms;
+        rc->range = arg->range_ms;
+        return ev_select_each(ev, vs, ev->start - rc->offset - rc->range, ev->end - rc->offset,
+                              range_one, rc);
+    }
+    pvalue v;
+    if (ev_subquery(ev, arg, &v) != 0)
+        return -1;
+    rc->offset = arg->eval_offset_ms;
+    rc->range = arg->range_ms;
+    int r = 0;
+    for (size_t i = 0; i < v.m.n && r == 0; i++)
+        r = ev_interrupted(ev) ? -1 : range_one(ev, &v.m.v[i].labels, &v.m.v[i], rc);
+    pvalue_free(ev, &v);
+    return r;
 }
 
 static int call_range(evaluator *ev, promql_expr *e, const promql_fn_impl *fn, size_t mi,
@@ -227,55 +279,26 @@ static int call_range(evaluator *ev, promql_expr *e, const promql_fn_impl *fn, s
     scalar_args a;
     if (eval_scalar_args(ev, e, mi, &a) != 0)
         return -1;
-    range_input in;
-    if (load_range_input(ev, unwrap_parens(e->args[mi]), &in) != 0) {
-        qseries_set_free(&in.series);
-        scalar_args_free(&a);
-        return -1;
-    }
-    int rc = 0;
+    range_call rc = {.fn = fn, .args = &a};
+    rc.keep_name = strcmp(fn->name, "last_over_time") == 0;
+    rc.extreme = fn->range == promql_k_max_over_time || fn->range == promql_k_min_over_time;
+    rc.is_max = fn->range == promql_k_max_over_time;
+    if (strcmp(fn->name, "absent_over_time") == 0)
+        rc.present = em_calloc(ev->nsteps, sizeof(bool));
     out->type = PV_VECTOR;
-    if (strcmp(fn->name, "absent_over_time") == 0) {
-        rc = absent_over_time(ev, e, &in, out);
+    collector_init(&rc.out, &out->m);
+    int r = range_input(ev, unwrap_parens(e->args[mi]), &rc);
+    if (r == 0 && rc.present) {
+        collector_free(&rc.out);
+        r = emit_absent(ev, e->args[0], rc.present, out);
+    } else if (r == 0) {
+        r = collector_finish(ev, &rc.out);
     } else {
-        bool keep_name = strcmp(fn->name, "last_over_time") == 0;
-        bool extreme = fn->range == promql_k_max_over_time || fn->range == promql_k_min_over_time;
-        collector c;
-        collector_init(&c, &out->m);
-        for (size_t i = 0; i < in.series.n && rc == 0; i++) {
-            if (ev_interrupted(ev)) {
-                rc = -1;
-                break;
-            }
-            qseries pts = {.samples = NULL};
-            if (extreme)
-                extreme_series(ev, &in.series.v[i], &in, fn->range == promql_k_max_over_time, &pts);
-            else
-                rc = range_series(ev, fn, &in.series.v[i], &in, &a, &pts);
-            if (rc == 0 && pts.n) {
-                labelset ls;
-                if (keep_name)
-                    labels_copy(&ls, &in.series.v[i].labels);
-                else
-                    labels_copy_without_name(&ls, &in.series.v[i].labels);
-                size_t before = out->m.n, idx = collector_series(&c, &ls);
-                labels_free(&ls);
-                if (idx < before)
-                    rc = ev_fail(ev, PROMQL_ERR_EXECUTION,
-                                 "vector cannot contain metrics with the same labelset");
-                for (size_t j = 0; j < pts.n && rc == 0; j++)
-                    collector_add(&c, idx, pts.samples[j].t, pts.samples[j].v);
-            }
-            free(pts.samples);
-        }
-        if (rc == 0)
-            rc = collector_finish(ev, &c);
-        else
-            collector_free(&c);
+        collector_free(&rc.out);
     }
-    qseries_set_free(&in.series);
+    free(rc.present);
     scalar_args_free(&a);
-    return rc;
+    return r;
 }
 
 /* ---- instant-vector functions ---- */
@@ -451,23 +474,16 @@ static int call_absent(evaluator *ev, promql_expr *e, pvalue *out)
         return -1;
     size_t *count = em_calloc(ev->nsteps, sizeof(size_t));
     double *last = em_calloc(ev->nsteps, sizeof(double));
+    bool *present = em_calloc(ev->nsteps, sizeof(bool));
     count_per_step(ev, &v, count, last);
     pvalue_free(ev, &v);
-    out->type = PV_VECTOR;
-    labelset ls;
-    absent_labels(e->args[0], &ls);
-    qseries *r = NULL;
-    for (size_t k = 0; k < ev->nsteps; k++) {
-        if (count[k])
-            continue;
-        if (!r)
-            r = qseries_set_add(&out->m, &ls);
-        qseries_push(r, ev_step_time(ev, k), 1);
-    }
-    labels_free(&ls);
+    for (size_t k = 0; k < ev->nsteps; k++)
+        present[k] = count[k] > 0;
+    int rc = emit_absent(ev, e->args[0], present, out);
     free(count);
     free(last);
-    return ev_take_samples(ev, r ? r->n : 0) ? 0 : -1;
+    free(present);
+    return rc;
 }
 
 static int call_vector(evaluator *ev, promql_expr *e, pvalue *out)
@@ -535,30 +551,9 @@ static int call_timestamp(evaluator *ev, promql_expr *e, pvalue *out)
         for (size_t i = 0; i < v.m.n; i++)
             for (size_t j = 0; j < v.m.v[i].n; j++)
                 v.m.v[i].samples[j].v = (double)v.m.v[i].samples[j].t / 1000.0;
-    } else {
-        memset(&v, 0, sizeof v);
-        v.type = PV_VECTOR;
-        int64_t off = vs->eval_offset_ms;
-        qseries_set raw;
-        qseries_set_init(&raw);
-        if (ev_select_raw(ev, vs, ev->start - off - ev->lookback, ev->end - off, &raw) != 0) {
-            qseries_set_free(&raw);
-            return -1;
-        }
-        for (size_t i = 0; i < raw.n; i++) {
-            qseries *s = qseries_set_add(&v.m, &raw.v[i].labels);
-            const qseries *rs = &raw.v[i];
-            size_t j = 0;
-            for (size_t k = 0; k < ev->nsteps; k++) {
-                int64_t ts = ev_step_time(ev, k), ref = ts - off;
-                while (j < rs->n && rs->samples[j].t <= ref)
-                    j++;
-                if (j && rs->samples[j - 1].t >= ref - ev->lookback &&
-                    !is_stale_nan(rs->samples[j - 1].v))
-                    qseries_push(s, ts, (double)rs->samples[j - 1].t / 1000.0);
-            }
-        }
-        qseries_set_free(&raw);
+    } else if (ev_select_vector(ev, vs, true, &v) != 0) {
+        pvalue_free(ev, &v);
+        return -1;
     }
     int rc = map_vector(ev, &v, NULL, NULL, &r, out);
     pvalue_free(ev, &v);

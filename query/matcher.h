@@ -21,8 +21,8 @@ typedef struct label_matcher {
     match_type type;
     char *name;
     char *value;
-    void *re; /* pcre2_code * for MATCH_RE / MATCH_NRE */
-    void *md; /* pcre2_match_data * */
+    void *re;        /* pcre2_code * for MATCH_RE / MATCH_NRE */
+    void *md;        /* pcre2_match_data * */
     bool *limit_hit; /* see matcher_limit_hit; shared by shallow copies */
 } label_matcher;
 

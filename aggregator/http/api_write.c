@@ -18,6 +18,7 @@
  */
 #include "aggregator/http/api.h"
 
+#include "common/arena.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "proto/remote.pb-c.h"
@@ -39,8 +40,9 @@ static struct {
     atomic_uint_fast64_t rejected[API_WRITE_REJ_COUNT];
 } counters;
 
-int api_write_decode(const char *body, size_t len, Prometheus__WriteRequest **out, char *err,
-                     size_t errlen)
+/* Snappy, then protobuf through alloc (NULL: malloc). */
+static int decode(const char *body, size_t len, ProtobufCAllocator *alloc,
+                  Prometheus__WriteRequest **out, char *err, size_t errlen)
 {
     size_t plain_len;
     *out = NULL;
@@ -63,13 +65,19 @@ int api_write_decode(const char *body, size_t len, Prometheus__WriteRequest **ou
         snprintf(err, errlen, "snappy: corrupt input");
         return -1;
     }
-    *out = prometheus__write_request__unpack(NULL, plain_len, (const uint8_t *)plain);
+    *out = prometheus__write_request__unpack(alloc, plain_len, (const uint8_t *)plain);
     free(plain);
     if (!*out) {
         snprintf(err, errlen, "protobuf: malformed prometheus.WriteRequest");
         return -1;
     }
     return 0;
+}
+
+int api_write_decode(const char *body, size_t len, Prometheus__WriteRequest **out, char *err,
+                     size_t errlen)
+{
+    return decode(body, len, NULL, out, err, errlen);
 }
 
 /* Which reason tsdb_append's message is, for the by-reason counters. */
@@ -95,12 +103,15 @@ static void note_rejection(api_write_result *res, const char *why, const labelse
     ebuf_free(&lb);
 }
 
+/* ls borrows the request's strings (tsdb_append only reads them): no copy
+ * per label. */
 static void append_series(tsdb_appender *app, const Prometheus__TimeSeries *ts, labelset *ls,
                           api_write_result *res)
 {
-    labels_clear(ls);
+    EM_GROW(ls->v, ls->cap, ts->n_labels + 1);
     for (size_t i = 0; i < ts->n_labels; i++)
-        labels_add(ls, ts->labels[i]->name, ts->labels[i]->value);
+        ls->v[i] = (label){ts->labels[i]->name, ts->labels[i]->value};
+    ls->n = ts->n_labels;
     for (size_t k = 0; k < ts->n_samples; k++) {
         const Prometheus__Sample *s = ts->samples[k];
         res->received++;
@@ -126,20 +137,25 @@ static int store_metadata(tsdb *db, const Prometheus__WriteRequest *wr, char *er
 int api_remote_write(tsdb *db, const char *body, size_t len, api_write_result *res)
 {
     memset(res, 0, sizeof *res);
+    /* The decoded request lives in an arena, freed at once below. */
+    arena mem;
+    arena_init(&mem);
+    ProtobufCAllocator alloc = {arena_pb_alloc, arena_pb_free, &mem};
     Prometheus__WriteRequest *wr;
-    if (api_write_decode(body, len, &wr, res->reason, sizeof res->reason) != 0)
+    if (decode(body, len, &alloc, &wr, res->reason, sizeof res->reason) != 0) {
+        arena_reset(&mem);
         return 400;
+    }
     if (store_metadata(db, wr, res->reason, sizeof res->reason) != 0) {
-        prometheus__write_request__free_unpacked(wr, NULL);
+        arena_reset(&mem);
         return 500;
     }
     tsdb_appender *app = tsdb_appender_new(db);
-    labelset ls;
-    labels_init(&ls);
+    labelset ls = {NULL, 0, 0}; /* borrowed strings: free the array only */
     for (size_t i = 0; i < wr->n_timeseries; i++)
         append_series(app, wr->timeseries[i], &ls, res);
-    labels_free(&ls);
-    prometheus__write_request__free_unpacked(wr, NULL);
+    free(ls.v);
+    arena_reset(&mem);
     tsdb_commit_result cr;
     char err[256];
     if (tsdb_commit(app, NULL, 0, &cr, err, sizeof err) != 0) {

@@ -94,8 +94,9 @@ static int digest(ywalk *w, yaml_node_t *v, uint8_t out[32])
     ingest_token t;
     char err[256];
     if (strchr(s, '=') || ingest_token_parse(s, &t, err, sizeof err) != 0)
-        return yw_fail(w, v, "\"%.80s\" is not a SHA-256 in hex (64 digits; e.g. printf %%s "
-                             "SECRET | sha256sum)",
+        return yw_fail(w, v,
+                       "\"%.80s\" is not a SHA-256 in hex (64 digits; e.g. printf %%s "
+                       "SECRET | sha256sum)",
                        s);
     memcpy(out, t.sha256, 32);
     return 0;
@@ -243,9 +244,8 @@ int web_config_parse(web_config *c, const char *name, const char *buf, size_t le
     parse_ctx pc = {.c = c, .dir = dir};
     yaml_node_t *root = yaml_document_get_root_node(&doc);
     int rc = 0;
-    for (yaml_node_pair_t *p = root && root->type == YAML_MAPPING_NODE
-                                   ? root->data.mapping.pairs.start
-                                   : NULL;
+    for (yaml_node_pair_t *p =
+             root && root->type == YAML_MAPPING_NODE ? root->data.mapping.pairs.start : NULL;
          rc == 0 && p && p < root->data.mapping.pairs.top; p++) {
         yaml_node_t *k = yw_node(&w, p->key);
         if (k->type == YAML_SCALAR_NODE && strcmp(yw_scalar(k), "web") == 0)
@@ -341,7 +341,10 @@ static int basic_role(const web_auth *a, const char *b64)
     sha256_of((const char *)colon + 1, n - (size_t)(colon - plain) - 1, pass);
     int found = -1;
     for (size_t i = 0; i < a->c.nusers; i++) {
-        bool hit = digest_equal(user, a->name_sha[i]) & digest_equal(pass, a->c.users[i].sha256);
+        /* both compared, always: no short cut on a wrong name */
+        bool name_ok = digest_equal(user, a->name_sha[i]);
+        bool pass_ok = digest_equal(pass, a->c.users[i].sha256);
+        bool hit = name_ok && pass_ok;
         found = hit ? (int)a->c.users[i].role : found;
     }
     return found;

@@ -36,7 +36,7 @@ void chunk_enc_free(chunk_enc *e)
 static void flush_word(chunk_enc *e, size_t at, uint64_t w)
 {
     if (at + 16 > e->cap) { /* this word and the partial one after it */
-        e->cap = (at + 16) * 2;
+        e->cap = (at + 16) * 3 / 2;
         e->b = em_realloc(e->b, e->cap);
     }
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__

@@ -17,7 +17,10 @@
 
 memseries *memseries_new(const char *key, size_t klen)
 {
-    memseries *s = em_calloc(1, sizeof *s);
+    memseries *s = aligned_alloc(64, (sizeof *s + 63) / 64 * 64);
+    if (!s)
+        s = em_calloc(1, sizeof *s); /* aborts: out of memory */
+    memset(s, 0, sizeof *s);
     s->key = em_malloc(klen + 1);
     memcpy(s->key, key, klen);
     s->key[klen] = 0;
@@ -48,30 +51,42 @@ void chunk_put(rocksdb_writebatch_t *wb, int64_t part, uint64_t id, int64_t mint
     rocksdb_writebatch_putv(wb, 1, &key, &klen, 2, vals, vlens);
 }
 
-void head_cut(tsdb *db, rocksdb_writebatch_t *wb, uint64_t id, memseries *s)
+/* The chunk key of s's head chunk into wb; the head is left empty. */
+static void cut_chunk(tsdb *db, rocksdb_writebatch_t *wb, uint64_t id, memseries *s)
 {
-    if (s->head.n == 0)
-        return;
     size_t len;
     const uint8_t *b = chunk_bytes(&s->head, &len);
     chunk_put(wb, s->head_part, id, s->head.mint, s->head.t, s->head_wseq, b, len);
-    char k[9], v[8];
-    k[0] = KEY_CUT;
-    be64_put(k + 1, id);
-    be64_put(v, flip64(s->head.t));
-    rocksdb_writebatch_put(wb, k, sizeof k, v, sizeof v);
     s->cut_maxt = s->head.t;
     parts_note(db, s->head_part);
     chunk_enc_free(&s->head);
     db->st.chunks_cut++;
 }
 
-void head_append(tsdb *db, rocksdb_writebatch_t *wb, uint64_t id, memseries *s, uint64_t wseq,
-                 int64_t t, double v)
+void head_cut(tsdb *db, rocksdb_writebatch_t *wb, uint64_t id, memseries *s)
+{
+    if (s->head.n == 0)
+        return;
+    char k[9], v[8];
+    k[0] = KEY_CUT;
+    be64_put(k + 1, id);
+    be64_put(v, flip64(s->head.t));
+    rocksdb_writebatch_put(wb, k, sizeof k, v, sizeof v);
+    cut_chunk(db, wb, id, s);
+}
+
+void head_append(tsdb *db, rocksdb_writebatch_t *wb, log_rec *rec, uint64_t id, memseries *s,
+                 uint64_t wseq, int64_t t, double v)
 {
     int64_t part = partition_of(db, t);
-    if (s->head.n > 0 && (s->head.n >= CHUNK_MAX_SAMPLES || part != s->head_part))
-        head_cut(db, wb, id, s);
+    if (s->head.n > 0 && (s->head.n >= CHUNK_MAX_SAMPLES || part != s->head_part)) {
+        if (rec) { /* the watermark goes in the commit's log record: no 'H' key */
+            log_record_cut(rec, id, s->head.t);
+            cut_chunk(db, wb, id, s);
+        } else {
+            head_cut(db, wb, id, s);
+        }
+    }
     if (s->head.n == 0) {
         chunk_enc_init(&s->head);
         s->head_wseq = wseq;

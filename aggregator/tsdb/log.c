@@ -9,11 +9,28 @@
  * then its value: the varint of zig-zag(v) << 1 when v is an integer of at
  * most 53 bits (counters, buckets: 1-4 bytes), else 1 and the 8-byte bits.
  * About 10 bytes a sample instead of 17: the log is most of what a commit
- * writes, to the WAL and the memtable.  At open, the records are replayed in wseq order into empty
- * heads; samples at or below a series' 'H' watermark were already cut to
- * chunk keys and are skipped, so a record that outlived its head chunk does
- * no harm.  Truncation cuts head chunks older than the head's maximum age,
- * then deletes every record below the oldest head chunk still open.
+ * writes, to the WAL and the memtable.  A commit that cuts a head chunk
+ * while appending marks it in its record (the series and the chunk's last
+ * time, tag 3) instead of writing an 'H' key: one memtable insert less per
+ * cut.  At open, the records are replayed in wseq order into empty heads,
+ * in two passes: the first raises each series' watermark to its newest cut
+ * marker ('H' keys, from age cuts and older stores, count too), the second
+ * appends the samples above the watermarks, so a record that outlived its
+ * head chunk does no harm.  A marker's record is never truncated while it
+ * matters: the cut and the next head chunk's first sample are in the same
+ * commit, and truncation keeps every record from the oldest open head
+ * chunk's; a head cut by age writes its 'H' key.  Truncation cuts head
+ * chunks older than the head's maximum age, then deletes every record below
+ * the oldest head chunk still open.
+ *
+ * What replay needs of the order of records: only per series — the wseq
+ * order of the records holding a series' samples must be the order in
+ * which they went into its head (cuts are deterministic given that order,
+ * and out-of-order chunks are tagged with their commit's wseq + 1).  Today
+ * the store's lock gives every commit a wseq as it stages, so all commits
+ * are in that order; staging commits in parallel would need only a
+ * per-series check (a commit must not stage into a series with a newer
+ * wseq than its own).
  */
 #include "aggregator/tsdb/tsdb_int.h"
 
@@ -55,20 +72,33 @@ static int64_t unzz(uint64_t z)
 }
 
 #define INT_VALUE_MAX 9007199254740992.0 /* 2^53 */
+#define TAG_FLOAT 1                      /* 8 bytes of value bits follow */
+#define TAG_CUT 3                        /* no value: the series' head was cut up to this time */
 
-void log_record_add(log_rec *rec, uint64_t id, int64_t t, double v)
+static void put_id_time(log_rec *rec, uint64_t id, int64_t t)
 {
     put_uvarint(&rec->buf, zz((int64_t)(id - rec->id)));
     put_uvarint(&rec->buf, zz((int64_t)((uint64_t)t - (uint64_t)rec->t)));
     rec->id = id;
     rec->t = t;
+}
+
+void log_record_cut(log_rec *rec, uint64_t id, int64_t maxt)
+{
+    put_id_time(rec, id, maxt);
+    ebuf_putc(&rec->buf, TAG_CUT);
+}
+
+void log_record_add(log_rec *rec, uint64_t id, int64_t t, double v)
+{
+    put_id_time(rec, id, t);
     /* -0.0 and NaNs fail the test and keep their bits */
     if (v > -INT_VALUE_MAX && v < INT_VALUE_MAX && v == (double)(int64_t)v &&
         (v != 0 || !signbit(v))) {
         put_uvarint(&rec->buf, zz((int64_t)v) << 1);
         return;
     }
-    ebuf_putc(&rec->buf, 1);
+    ebuf_putc(&rec->buf, TAG_FLOAT);
     char b[8];
     uint64_t bits;
     memcpy(&bits, &v, 8);
@@ -76,27 +106,42 @@ void log_record_add(log_rec *rec, uint64_t id, int64_t t, double v)
     ebuf_append(&rec->buf, b, 8);
 }
 
-/* One sample of a record; false at the end or on a truncated record. */
-static bool log_record_next(const unsigned char **p, const unsigned char *end, uint64_t *id,
-                            int64_t *t, double *v)
+typedef enum { ENTRY_END, ENTRY_SAMPLE, ENTRY_CUT } entry_kind;
+
+/* One entry of a record; ENTRY_END at the end or on a truncated record. */
+static entry_kind log_record_next(const unsigned char **p, const unsigned char *end, uint64_t *id,
+                                  int64_t *t, double *v)
 {
     uint64_t did, dt, tag;
     if (!get_uvarint(p, end, &did) || !get_uvarint(p, end, &dt) || !get_uvarint(p, end, &tag))
-        return false;
+        return ENTRY_END;
     *id += (uint64_t)unzz(did);
     *t = (int64_t)((uint64_t)*t + (uint64_t)unzz(dt));
     if (!(tag & 1)) {
         *v = (double)unzz(tag >> 1);
-        return true;
+        return ENTRY_SAMPLE;
     }
-    if (tag != 1 || end - *p < 8)
-        return false;
+    if (tag == TAG_CUT)
+        return ENTRY_CUT;
+    if (tag != TAG_FLOAT || end - *p < 8)
+        return ENTRY_END;
     uint64_t bits = be64_get(*p);
     *p += 8;
     memcpy(v, &bits, 8);
-    return true;
+    return ENTRY_SAMPLE;
 }
 
+static memseries *replay_series(tsdb *db, uint64_t id)
+{
+    /* none: a series dropped by retention after the record */
+    return id == 0 || id >= db->next_id ? NULL : db->series[id];
+}
+
+/* One record, in one of two passes.  First (wb NULL): a cut marker raises
+ * its series' watermark, as an 'H' key would (markers whose record is gone
+ * are in 'H' or irrelevant: see the file comment).  Second: the samples
+ * above the watermarks go into the heads; cuts the replay makes go in wb
+ * with their 'H' keys. */
 static void replay_record(tsdb *db, rocksdb_writebatch_t *wb, uint64_t wseq, const unsigned char *p,
                           size_t len)
 {
@@ -104,19 +149,21 @@ static void replay_record(tsdb *db, rocksdb_writebatch_t *wb, uint64_t wseq, con
     uint64_t id = 0;
     int64_t t = 0;
     double v;
-    while (p < end && log_record_next(&p, end, &id, &t, &v)) {
-        if (id == 0 || id >= db->next_id || !db->series[id])
-            continue; /* a series dropped by retention after the record */
-        memseries *s = db->series[id];
-        if (t <= s->cut_maxt || t <= s->maxt)
+    entry_kind k;
+    while ((k = log_record_next(&p, end, &id, &t, &v)) != ENTRY_END) {
+        memseries *s = replay_series(db, id);
+        if (!s)
             continue;
-        head_append(db, wb, id, s, wseq, t, v);
+        if (!wb && k == ENTRY_CUT && t > s->cut_maxt)
+            s->cut_maxt = s->maxt = t;
+        else if (wb && k == ENTRY_SAMPLE && t > s->cut_maxt && t > s->maxt)
+            head_append(db, wb, NULL, id, s, wseq, t, v);
     }
 }
 
-int log_replay(tsdb *db, char *err, size_t errlen)
+/* Every 'W' record in wseq order: the cuts (wb NULL), or the samples. */
+static void replay_pass(tsdb *db, rocksdb_writebatch_t *wb)
 {
-    rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
     rocksdb_iterator_t *it = rocksdb_create_iterator(db->db, db->ropts);
     char prefix = KEY_LOG;
     for (rocksdb_iter_seek(it, &prefix, 1); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
@@ -124,10 +171,17 @@ int log_replay(tsdb *db, char *err, size_t errlen)
         const char *k = rocksdb_iter_key(it, &kl);
         if (kl != 9 || k[0] != KEY_LOG)
             break;
-        const char *v = rocksdb_iter_value(it, &vl);
-        replay_record(db, wb, be64_get(k + 1), (const unsigned char *)v, vl);
+        const unsigned char *v = (const unsigned char *)rocksdb_iter_value(it, &vl);
+        replay_record(db, wb, be64_get(k + 1), v, vl);
     }
     rocksdb_iter_destroy(it);
+}
+
+int log_replay(tsdb *db, char *err, size_t errlen)
+{
+    rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+    replay_pass(db, NULL);
+    replay_pass(db, wb);
     int rc = 0;
     if (rocksdb_writebatch_count(wb) > 0) /* cuts a replay made: harmless to redo */
         rc = tsdb_write(db, wb, true, err, errlen);

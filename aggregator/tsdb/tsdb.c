@@ -162,6 +162,8 @@ int state_load(tsdb *db, char *err, size_t errlen)
 {
     db->next_id = tsdb_get_u64(db, META_NEXT_ID, sizeof META_NEXT_ID, 1);
     db->next_wseq = tsdb_get_u64(db, META_NEXT_WSEQ, sizeof META_NEXT_WSEQ, 2);
+    db->id_written = db->next_id;
+    db->wseq_reserved = db->next_wseq;
     series_slot(db, db->next_id, NULL);
     load_series(db);
     agents_load(db);

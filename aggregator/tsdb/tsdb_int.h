@@ -10,9 +10,11 @@
  *   'P' name\0value\0 id          → ""            postings name=value → ids
  *   'C' part id mint wseq         → maxt chunk    a compressed chunk
  *   'W' wseq                      → records       head log: one per commit (log.c)
- *   'H' id                        → maxt          newest time cut from the head
+ *   'H' id                        → maxt          newest time cut from the head (by
+ *                                                 age, or at replay; a cut while
+ *                                                 appending is marked in 'W')
  *   'A' agent_id                  → seq           highest committed seq per agent
- *   'M' "next_id" / "next_wseq"   → u64           counters
+ *   'M' "next_id" / "next_wseq"   → u64           counters (next_wseq: a reservation)
  *   'D' family                    → type\0help\0unit\0   metric metadata (metadata.c)
  * "labels" is name\0value\0... in canonical order; "part" is the time
  * partition (floor(mint / partition length)), so a partition is one key range
@@ -40,19 +42,22 @@
 #define KEY_AGENT 'A'
 #define KEY_META 'M'
 #define KEY_METADATA 'D'
-#define CHUNK_KEY_LEN 33 /* 'C' + part + id + mint + wseq */
+#define CHUNK_KEY_LEN 33  /* 'C' + part + id + mint + wseq */
+#define WSEQ_RESERVE 4096 /* wseqs reserved by one 'M' next_wseq write */
 
+/* The fields an append touches come first, and memseries_new aligns the
+ * struct to a cache line: an append costs two lines, not three. */
 typedef struct memseries {
-    char *key; /* canonical labels ('S' key body) */
-    size_t klen;
     chunk_enc head;        /* open head chunk; head.n == 0: none */
-    uint64_t head_wseq;    /* commit that wrote the head chunk's first sample */
-    int64_t head_part;     /* partition of the head chunk */
-    int64_t head_born_ms;  /* wall clock when the head chunk was started */
     int64_t maxt;          /* newest timestamp appended in order; INT64_MIN: none */
-    int64_t cut_maxt;      /* newest timestamp already cut to a chunk key */
-    uint32_t owner;        /* agent (index in tsdb.agents) it counts against; 0 none */
+    int64_t head_part;     /* partition of the head chunk */
     int64_t last_write_ms; /* wall clock of the last append */
+    uint32_t owner;        /* agent (index in tsdb.agents) it counts against; 0 none */
+    uint64_t head_wseq;    /* commit that wrote the head chunk's first sample */
+    int64_t head_born_ms;  /* wall clock when the head chunk was started */
+    int64_t cut_maxt;      /* newest timestamp already cut to a chunk key */
+    char *key;             /* canonical labels ('S' key body) */
+    size_t klen;
 } memseries;
 
 /* Canonical label key → series id (series_map.c); keys live in memseries. */
@@ -105,9 +110,11 @@ struct tsdb {
     series_map by_key;
     memseries **series; /* by id; [0] unused */
     size_t cap_series;
-    uint64_t next_id;   /* ids start at 1 */
-    uint64_t next_wseq; /* commit sequence, starts at 1 */
-    strmap agent_map;   /* agent id → index in agents */
+    uint64_t next_id;       /* ids start at 1 */
+    uint64_t next_wseq;     /* commit sequence, starts at 2, steps by 2 */
+    uint64_t id_written;    /* next_id as on disk */
+    uint64_t wseq_reserved; /* the 'M' next_wseq on disk: every wseq used is below */
+    strmap agent_map;       /* agent id → index in agents */
     agent_count *agents;
     size_t nagents, capagents;
     int64_t *parts; /* partitions holding chunk keys, ascending */
@@ -181,11 +188,13 @@ void aged_note(tsdb *db, int64_t part);
 /* Head (head.c), under the lock. */
 memseries *memseries_new(const char *key, size_t klen);
 void memseries_free(memseries *s);
+typedef struct log_rec log_rec;
 /* Append in order (t > s->maxt), cutting the head chunk into wb first when it
- * is full or t is in another partition. */
-void head_append(tsdb *db, rocksdb_writebatch_t *wb, uint64_t id, memseries *s, uint64_t wseq,
-                 int64_t t, double v);
-/* Write s's head chunk as a chunk key (and its 'H' watermark) into wb. */
+ * is full or t is in another partition; the cut's watermark goes in rec (the
+ * commit's log record), or as an 'H' key when rec is NULL (replay). */
+void head_append(tsdb *db, rocksdb_writebatch_t *wb, log_rec *rec, uint64_t id, memseries *s,
+                 uint64_t wseq, int64_t t, double v);
+/* Write s's head chunk as a chunk key and its 'H' watermark into wb. */
 void head_cut(tsdb *db, rocksdb_writebatch_t *wb, uint64_t id, memseries *s);
 /* Write out-of-order samples (sorted, unique times) of one series as chunks. */
 void ooo_write(tsdb *db, rocksdb_writebatch_t *wb, uint64_t id, uint64_t wseq, const qsample *s,
@@ -200,13 +209,15 @@ void chunk_put(rocksdb_writebatch_t *wb, int64_t part, uint64_t id, int64_t mint
 qiter *merge_iter_new(int64_t mint, int64_t maxt);
 void merge_iter_add(qiter *it, const void *b, size_t len, uint64_t wseq);
 
-/* Log (log.c): one commit's record, deltas against the previous sample. */
-typedef struct log_rec {
+/* Log (log.c): one commit's record, deltas against the previous entry. */
+struct log_rec {
     ebuf buf;
     uint64_t id;
     int64_t t;
-} log_rec;
+};
 void log_record_add(log_rec *rec, uint64_t id, int64_t t, double v);
+/* Series id's head chunk, up to maxt, was cut to a chunk key in this commit. */
+void log_record_cut(log_rec *rec, uint64_t id, int64_t maxt);
 int log_replay(tsdb *db, char *err, size_t errlen);
 /* Cut head chunks older than max_age_ms and drop log records every head
  * chunk has left behind.  Under the lock. */

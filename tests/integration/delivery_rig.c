@@ -265,7 +265,7 @@ void agent_start(rig_agent *g)
                            "--sender.max-backoff",
                            "500ms",
                            "--scrape-timeout",
-                           "5s"};
+                           "60s"};
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
         argv[n++] = (char *)flags[i];
     for (size_t i = 0; i < sizeof collectors_off / sizeof collectors_off[0]; i++)
@@ -389,11 +389,14 @@ size_t stored_values(const rig_agg *a, const char *job, double *vals, size_t cap
 bool wait_stored(const rig_agg *a, const char *job, uint64_t last, int timeout_ms)
 {
     static double vals[4096];
+    size_t n = 0;
     for (int64_t end = mono_ms() + timeout_ms; mono_ms() < end; sleep_ms(200)) {
-        size_t n = stored_values(a, job, vals, 4096);
+        n = stored_values(a, job, vals, 4096);
         if (n && vals[n - 1] >= (double)last)
             return true;
     }
+    fprintf(stderr, "%s: %zu values stored, the newest %g; waited for %llu\n", job, n,
+            n ? vals[n - 1] : NAN, (unsigned long long)last);
     return false;
 }
 

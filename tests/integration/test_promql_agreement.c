@@ -273,6 +273,10 @@ static const query_case queries[] = {
     {"sgn(odd_value)", 0},
     {"clamp(DCGM_FI_DEV_GPU_UTIL, 20, 80)", 0},
     {"clamp(DCGM_FI_DEV_GPU_UTIL, 80, 20)", EMPTY_OK},
+    /* an empty side: no match, and no many-to-many error from the other */
+    {"no_such_metric + on() group_left DCGM_FI_DEV_GPU_UTIL", EMPTY_OK},
+    {"DCGM_FI_DEV_GPU_UTIL and on() no_such_metric", EMPTY_OK},
+    {"no_such_metric or on(gpu) DCGM_FI_DEV_GPU_UTIL", 0},
     {"clamp_min(odd_value, 0)", 0},
     {"clamp_max(odd_value, 12)", 0},
     {"sin(DCGM_FI_DEV_GPU_UTIL)", 0},

@@ -86,12 +86,15 @@ static void rep_open(fake_aggregator *a)
     snprintf(a->url, sizeof a->url, "tcp://127.0.0.1:%d", port);
 }
 
-/* Receive one request, answer it; returns the seq of a batch (0 for hello). */
-static uint64_t rep_answer(fake_aggregator *a, Ember__Ack__Status st)
+/* Receive one request (the nng result) and answer it: a hello OK, a batch
+ * with st; *seq is the batch's seq (0 for hello). */
+static int rep_try_answer(fake_aggregator *a, Ember__Ack__Status st, uint64_t *seq_out)
 {
     char *buf;
     size_t n;
-    assert_int_equal(nng_recv(a->sock, &buf, &n, NNG_FLAG_ALLOC), 0);
+    int rv = nng_recv(a->sock, &buf, &n, NNG_FLAG_ALLOC);
+    if (rv != 0)
+        return rv;
     char err[256];
     Ember__Envelope *env = wire_decode_envelope(buf, n, err, sizeof err);
     nng_free(buf, n);
@@ -103,6 +106,15 @@ static uint64_t rep_answer(fake_aggregator *a, Ember__Ack__Status st)
     wire_encode_ack(&ack, seq, seq ? st : EMBER__ACK__STATUS__OK, "test", 1);
     assert_int_equal(nng_send(a->sock, ack.data, ack.len, 0), 0);
     ebuf_free(&ack);
+    *seq_out = seq;
+    return 0;
+}
+
+/* Receive one request, answer it; returns the seq of a batch (0 for hello). */
+static uint64_t rep_answer(fake_aggregator *a, Ember__Ack__Status st)
+{
+    uint64_t seq = 0;
+    assert_int_equal(rep_try_answer(a, st, &seq), 0);
     return seq;
 }
 
@@ -258,22 +270,9 @@ static int rep_answer_for(fake_aggregator *a, Ember__Ack__Status st, int64_t ms)
     nng_socket_set_ms(a->sock, NNG_OPT_RECVTIMEO, 50);
     int batches = 0;
     for (int64_t end = mono_ms() + ms; mono_ms() < end;) {
-        char *buf;
-        size_t n;
-        if (nng_recv(a->sock, &buf, &n, NNG_FLAG_ALLOC) != 0)
-            continue;
-        char err[256];
-        Ember__Envelope *env = wire_decode_envelope(buf, n, err, sizeof err);
-        nng_free(buf, n);
-        assert_non_null(env);
-        uint64_t seq = env->body_case == EMBER__ENVELOPE__BODY_BATCH ? env->batch->seq : 0;
-        wire_envelope_free(env);
-        batches += seq != 0;
-        ebuf ack;
-        ebuf_init(&ack);
-        wire_encode_ack(&ack, seq, seq ? st : EMBER__ACK__STATUS__OK, "test", 1);
-        nng_send(a->sock, ack.data, ack.len, 0);
-        ebuf_free(&ack);
+        uint64_t seq = 0;
+        if (rep_try_answer(a, st, &seq) == 0)
+            batches += seq != 0;
     }
     nng_socket_set_ms(a->sock, NNG_OPT_RECVTIMEO, 5000);
     return batches;

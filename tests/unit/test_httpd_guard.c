@@ -123,8 +123,9 @@ static void test_declared_body_over_limit_is_413_at_once(void **state)
     /* A body at the limit still gets through, and the server goes on. */
     fd = dial(httpd_port(h));
     char req[256 + MAX_BODY];
-    int n = snprintf(req, sizeof req, "POST /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-                                      "Content-Length: %d\r\n\r\n",
+    int n = snprintf(req, sizeof req,
+                     "POST /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                     "Content-Length: %d\r\n\r\n",
                      MAX_BODY);
     memset(req + n, 'x', MAX_BODY);
     req[n + MAX_BODY] = '\0';
@@ -206,8 +207,7 @@ static void test_auth_hook_sees_headers_and_access(void **state)
         const char *req, *want;
     } cases[] = {
         {"GET /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "HTTP/1.1 401"},
-        {"GET /echo HTTP/1.1\r\nHost: x\r\nX-Key: k\r\nConnection: close\r\n\r\n",
-         "GET /echo 0"},
+        {"GET /echo HTTP/1.1\r\nHost: x\r\nX-Key: k\r\nConnection: close\r\n\r\n", "GET /echo 0"},
         {"POST /write HTTP/1.1\r\nHost: x\r\nX-Key: k\r\nContent-Length: 2\r\n"
          "Connection: close\r\n\r\nab",
          "HTTP/1.1 403"},
@@ -217,8 +217,7 @@ static void test_auth_hook_sees_headers_and_access(void **state)
         /* unknown paths are guarded too (access 0): no probing */
         {"GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "HTTP/1.1 401"},
         /* refused before the body: no 413, no waiting for a gigabyte */
-        {"POST /write HTTP/1.1\r\nHost: x\r\nContent-Length: 1073741824\r\n\r\nab",
-         "who are you"},
+        {"POST /write HTTP/1.1\r\nHost: x\r\nContent-Length: 1073741824\r\n\r\nab", "who are you"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int fd = dial(httpd_port(h));
@@ -286,8 +285,7 @@ static long tls_get(const char *url, const char *ca, char *subject, size_t len)
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
         struct curl_certinfo *ci = NULL;
         curl_easy_getinfo(c, CURLINFO_CERTINFO, &ci);
-        for (struct curl_slist *s = ci && ci->num_of_certs ? ci->certinfo[0] : NULL; s;
-             s = s->next)
+        for (struct curl_slist *s = ci && ci->num_of_certs ? ci->certinfo[0] : NULL; s; s = s->next)
             if (strncmp(s->data, "Subject:", 8) == 0)
                 snprintf(subject, len, "%s", s->data + 8);
     }

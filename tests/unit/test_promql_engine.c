@@ -127,6 +127,58 @@ static void test_binary_operators(void **state)
                "    {job=\"a\",inst=\"1\",code=\"500\"} 100 101 102 103\n");
 }
 
+static void test_nan_and_infinities(void **state)
+{
+    (void)state;
+    run_script("nan",
+               "load 1m\n"
+               "    v{k=\"nan\"} NaN NaN\n"
+               "    v{k=\"one\"} 1 1\n"
+               "    v{k=\"zero\"} 0 0\n"
+               "    v{k=\"inf\"} Inf Inf\n"
+               "# NaN propagates through arithmetic; x/0 is an infinity, 0/0 NaN\n"
+               "eval instant at 0 v + 1\n"
+               "    {k=\"nan\"} NaN\n"
+               "    {k=\"one\"} 2\n"
+               "    {k=\"zero\"} 1\n"
+               "    {k=\"inf\"} Inf\n"
+               "eval instant at 0 v / 0\n"
+               "    {k=\"nan\"} NaN\n"
+               "    {k=\"one\"} Inf\n"
+               "    {k=\"zero\"} NaN\n"
+               "    {k=\"inf\"} Inf\n"
+               "# a comparison with NaN is false: filtered, or 0 with bool\n"
+               "eval instant at 0 v == v\n"
+               "    v{k=\"one\"} 1\n"
+               "    v{k=\"zero\"} 0\n"
+               "    v{k=\"inf\"} Inf\n"
+               "eval instant at 0 v{k=\"nan\"} != bool 0\n"
+               "    {k=\"nan\"} 1\n"
+               "eval instant at 0 sum(v)\n"
+               "    {} NaN\n"
+               "eval instant at 0 sum(v{k!=\"nan\"})\n"
+               "    {} Inf\n"
+               "# max and min skip NaN unless it is all there is\n"
+               "eval instant at 0 max(v)\n"
+               "    {} Inf\n"
+               "eval instant at 0 min(v)\n"
+               "    {} 0\n"
+               "eval instant at 0 max(v{k=\"nan\"})\n"
+               "    {} NaN\n"
+               "# Inf is a number literal\n"
+               "eval instant at 0 inf - v{k=\"inf\"}\n"
+               "    {k=\"inf\"} NaN\n"
+               "eval instant at 1m count(v)\n"
+               "    {} 4\n"
+               "# nothing selected: empty results, not errors\n"
+               "eval instant at 0 sum(nope)\n"
+               "eval instant at 0 rate(nope[5m])\n"
+               "# an empty side matches nothing before duplicates on the other are looked for\n"
+               "eval instant at 0 nope + on() group_left v\n"
+               "eval_fail instant at 0 v{k!=\"nan\"} + on() v\n"
+               "    execution\n");
+}
+
 static void test_aggregations(void **state)
 {
     (void)state;
@@ -465,6 +517,21 @@ static void test_limits(void **state)
     assert_true(r.peak_samples >= 3000);
     promql_result_free(&r);
 
+    /* a range function holds its window: 60 samples of one series in a
+     * 1h window at once is over a limit of 50, though it answers 1 point */
+    promql_engine_options small = {.max_samples = 50};
+    assert_int_equal(promql_query_instant(&st, &small, "count_over_time(x{i=\"0\"}[1h])",
+                                          base + 59 * 60000, &r, &f),
+                     -1);
+    assert_int_equal(f.type, PROMQL_ERR_EXECUTION);
+    assert_int_equal(promql_query_instant(&st, &small, "max_over_time(x{i=\"0\"}[1h])",
+                                          base + 59 * 60000, &r, &f),
+                     -1);
+    assert_int_equal(promql_query_instant(&st, &small, "count_over_time(x{i=\"0\"}[30m])",
+                                          base + 59 * 60000, &r, &f),
+                     0);
+    promql_result_free(&r);
+
     promql_engine_options late = {.deadline_ms = now_ms() - 1};
     assert_int_equal(promql_query_instant(&st, &late, "sum(x)", base, &r, &f), -1);
     assert_int_equal(f.type, PROMQL_ERR_TIMEOUT);
@@ -501,6 +568,7 @@ int main(void)
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_sliding_extremes_match_the_kernels),
         cmocka_unit_test(test_storage_failure_is_internal),
+        cmocka_unit_test(test_nan_and_infinities),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -429,6 +429,42 @@ static void test_head_replay_and_log_truncation(void **state)
     labels_free(&b);
 }
 
+/* A cut while appending is marked in the commit's log record, not in an
+ * 'H' key: after truncation has dropped the records of the cut chunk's
+ * start, replay must still skip its remaining samples (else the head would
+ * restart mid-chunk and cut elsewhere than live ingest did). */
+static void test_replay_after_truncation_honours_cut_markers(void **state)
+{
+    fixture *f = *state;
+    labelset a, b;
+    mk(&a, "m", "k", "a", NULL);
+    mk(&b, "m", "k", "b", NULL);
+    for (int i = 0; i < 60; i++) /* a's first chunk starts here */
+        put(f->db, &a, 15000 * i, i);
+    put(f->db, &b, 15000 * 1000, 1); /* b's head: the oldest open one after the cut */
+    for (int i = 60; i < 131; i++)   /* cut at 120 in the commit of sample 120 */
+        put(f->db, &a, 15000 * i, i);
+    char err[256];
+    assert_int_equal(tsdb_truncate_log(f->db, now_ms(), err, sizeof err), 0);
+    tsdb_stats live, st;
+    tsdb_get_stats(f->db, &live);
+    assert_int_equal(live.chunks_cut, 1);
+    assert_int_equal(live.head_min_t, 15000 * 120);
+    for (int pass = 0; pass < 2; pass++) {
+        reopen(f); /* the records of samples 0..59 are gone, 60..119 remain */
+        tsdb_get_stats(f->db, &st);
+        assert_int_equal(st.head_series, 2);
+        assert_int_equal(st.head_min_t, 15000 * 120);
+        assert_int_equal(st.chunks_cut, 0); /* replay cut nothing */
+        assert_int_equal(total_samples(f->db, "m"), 132);
+    }
+    put(f->db, &a, 15000 * 131, 131);
+    reopen(f);
+    assert_int_equal(total_samples(f->db, "m"), 133);
+    labels_free(&a);
+    labels_free(&b);
+}
+
 /* Values the head log stores compactly (integers) or as raw bits. */
 static uint64_t log_value_bits(int i)
 {
@@ -836,6 +872,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_postings_selection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_out_of_order_merge_and_compaction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_head_replay_and_log_truncation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replay_after_truncation_honours_cut_markers, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_retention_drops_whole_partitions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retention_drops_series_without_data, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refs_and_log_values_replay, setup, teardown),

@@ -1,0 +1,129 @@
+/*
+ * test_aggregator_reload.c — SIGHUP on a real ember-aggregator (what
+ * `systemctl reload` sends): the web: section's credentials are read again
+ * and apply to the next request; a broken section keeps the old ones and
+ * the process keeps serving; SIGTERM still ends it cleanly.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "common/etime.h"
+#include "tests/integration/harness.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+
+/* printf %s pa | sha256sum, printf %s pb | sha256sum */
+#define SHA_PA "9513229d435978263d82902c59d4e0fb86c941a9bf09b605cd8a6643f40149a8"
+#define SHA_PB "3315f44da4a7aaaf8d84382c7583233f697787f5871294ed49cd41207f7375a0"
+
+static char config[600];
+static unsigned api;
+
+static void write_config(const char *text)
+{
+    FILE *f = fopen(config, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    assert_int_equal(fclose(f), 0);
+}
+
+static void write_user(const char *name, const char *sha)
+{
+    char text[400];
+    snprintf(text, sizeof text, "web:\n  users:\n    - {username: %s, password_sha256: %s}\n", name,
+             sha);
+    write_config(text);
+}
+
+/* The status of GET /api/v1/labels as user:password ("" for none). */
+static long labels_as(const char *userpass)
+{
+    char url[256];
+    snprintf(url, sizeof url, "http://%s%s127.0.0.1:%u/api/v1/labels", userpass,
+             *userpass ? "@" : "", api);
+    ebuf b;
+    ebuf_init(&b);
+    long st = harness_http(url, NULL, &b);
+    ebuf_free(&b);
+    return st;
+}
+
+/* Poll until userpass gets want (a reload is asynchronous to the signal). */
+static bool becomes(const char *userpass, long want)
+{
+    for (int64_t end = mono_ms() + 10000; mono_ms() < end; sleep_ms(100))
+        if (labels_as(userpass) == want)
+            return true;
+    return false;
+}
+
+static void test_sighup_reloads_credentials(void **state)
+{
+    (void)state;
+    snprintf(config, sizeof config, "%s/aggregator.yml", harness_tmpdir());
+    write_user("a", SHA_PA);
+    api = harness_free_port();
+    char bin[512], http[64], ingest[64], dir[600], url[128];
+    snprintf(http, sizeof http, "127.0.0.1:%u", api);
+    snprintf(ingest, sizeof ingest, "tcp://127.0.0.1:%u", harness_free_port());
+    snprintf(dir, sizeof dir, "%s/data", harness_tmpdir());
+    char *argv[] = {(char *)harness_bin("ember-aggregator", bin, sizeof bin),
+                    "--config",
+                    config,
+                    "--data-dir",
+                    dir,
+                    "--http-listen",
+                    http,
+                    "--ingest-listen",
+                    ingest,
+                    "--self-scrape.interval",
+                    "0",
+                    NULL};
+    pid_t pid = harness_spawn("aggregator", argv);
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/-/ready", api);
+    assert_true(harness_wait_http(url, 20000)); /* an open path */
+
+    assert_int_equal(labels_as(""), 401);
+    assert_int_equal(labels_as("a:pa"), 200);
+    assert_int_equal(labels_as("b:pb"), 401);
+
+    write_user("b", SHA_PB);
+    assert_int_equal(kill(pid, SIGHUP), 0);
+    assert_true(becomes("b:pb", 200));
+    assert_int_equal(labels_as("a:pa"), 401);
+
+    /* A broken section: logged, the old credentials stay. */
+    write_config("web:\n  users: [{username: c, password_sha256: not-hex}]\n");
+    assert_int_equal(kill(pid, SIGHUP), 0);
+    sleep_ms(500);
+    assert_true(harness_alive(pid));
+    assert_int_equal(labels_as("b:pb"), 200);
+    ebuf log;
+    ebuf_init(&log);
+    for (int64_t end = mono_ms() + 5000; mono_ms() < end; sleep_ms(100)) {
+        ebuf_reset(&log);
+        harness_log("aggregator", &log);
+        if (log.data && strstr(log.data, "web config not reloaded"))
+            break;
+    }
+    assert_non_null(log.data);
+    assert_non_null(strstr(log.data, "web config not reloaded"));
+    ebuf_free(&log);
+
+    int status = harness_stop(pid, 20000);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_sighup_reloads_credentials)};
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    harness_cleanup();
+    return rc;
+}
