@@ -6,6 +6,8 @@
  * where they can be read while the aggregator is unreachable — exactly
  * when they matter.  Counters come from the sender and the spool, which
  * lock their own state, so a handler never blocks the collection loop.
+ * The server's guards (TLS, credentials, limits) are common/httpd.c's and
+ * common/web_auth.c's, the same code as the aggregator's API.
  */
 #include "agent/http.h"
 
@@ -19,6 +21,7 @@
 
 struct agent_http {
     httpd *srv;
+    web_auth *auth; /* NULL: unguarded */
 };
 
 static void gauge(metric_set *ms, const char *name, const char *help, double v)
@@ -91,6 +94,7 @@ void agent_self_metrics(agent_self *self, metric_set *ms)
           (double)atomic_load(&self->collect_ms) / 1000.0);
     counter(ms, "ember_agent_collections_total", "Collection rounds since start.",
             (double)atomic_load(&self->collected));
+    httpd_refused_metrics(ms);
     procstats_collect(ms);
 }
 
@@ -114,17 +118,38 @@ static void serve_healthy(void *ctx, const httpd_request *req, httpd_response *r
 
 int agent_http_start(const char *addr, agent_self *self, agent_http **out, char *err, size_t errlen)
 {
+    web_config none;
+    web_config_init(&none);
+    return agent_http_start_with(addr, self, &none, out, err, errlen);
+}
+
+int agent_http_start_with(const char *addr, agent_self *self, web_config *wc, agent_http **out,
+                          char *err, size_t errlen)
+{
     agent_http *h = em_calloc(1, sizeof *h);
-    h->srv = httpd_new(&(httpd_options){.threads = 1, .max_connections = 64});
-    httpd_route(h->srv, "GET", "/metrics", serve_metrics, self);
-    httpd_route(h->srv, "GET", "/-/healthy", serve_healthy, self);
+    /* The file names stay valid in the web_auth that takes them over. */
+    httpd_options o = {.threads = 1,
+                       .max_connections = 64,
+                       .tls_cert_file = wc->tls_cert_file,
+                       .tls_key_file = wc->tls_key_file,
+                       .auth = web_auth_check};
+    h->auth = web_auth_new(wc, NULL);
+    o.auth_ctx = h->auth;
+    h->srv = httpd_new(&o);
+    httpd_route_access(h->srv, "GET", "/metrics", serve_metrics, self, WEB_READ);
+    httpd_route_access(h->srv, "GET", "/-/healthy", serve_healthy, self, WEB_READ);
     if (httpd_start(h->srv, addr, err, errlen) != 0) {
-        httpd_free(h->srv);
-        free(h);
+        agent_http_stop(h);
         return -1;
     }
     *out = h;
     return 0;
+}
+
+int agent_http_reload(agent_http *h, web_config *wc, char *err, size_t errlen)
+{
+    web_auth_replace(h->auth, wc);
+    return httpd_reload_tls(h->srv, err, errlen);
 }
 
 uint16_t agent_http_port(const agent_http *h)
@@ -136,6 +161,7 @@ void agent_http_stop(agent_http *h)
 {
     if (!h)
         return;
-    httpd_free(h->srv);
+    httpd_free(h->srv); /* stops the server before its auth context goes */
+    web_auth_free(h->auth);
     free(h);
 }

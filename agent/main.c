@@ -37,6 +37,7 @@ typedef struct settings {
     int64_t send_timeout_ms, sender_timeout_ms;
     int64_t min_backoff_ms, max_backoff_ms;
     char *http_listen;
+    char *web_file; /* the config file, when it has web: (TLS, users, tokens) */
     char *spool_dir;
     int64_t spool_max_bytes;
     char *spool_sync;
@@ -84,7 +85,10 @@ static const opt_spec specs[] = {
     {"sender.max-backoff", OPT_DURATION, &cfg.max_backoff_ms, "5s",
      "longest wait before resending (the wait doubles per failure, with full jitter)", "DUR"},
     {"http-listen", OPT_STRING, &cfg.http_listen, NULL,
-     "serve the agent's own /metrics and /-/healthy here (default: off)", "HOST:PORT"},
+     "serve the agent's own /metrics and /-/healthy here (default: off; TLS and credentials: "
+     "the config file's web: section, re-read on SIGHUP)",
+     "HOST:PORT"},
+    {"web", OPT_SECTION, &cfg.web_file, NULL, NULL, NULL},
     {"token", OPT_STRING, &cfg.token, NULL,
      "token sent to the aggregator in Hello (prefer --token-file: flags are visible in ps)",
      "TOKEN"},
@@ -338,6 +342,47 @@ typedef struct delivery {
     bool seq_failing; /* the seq file could not be written last time */
 } delivery;
 
+/* The web: section of the config file (an empty one when there is none). */
+static int load_web(web_config *wc, char *err, size_t errlen)
+{
+    web_config_init(wc);
+    if (cfg.web_file && web_config_load(wc, cfg.web_file, err, errlen) != 0) {
+        web_config_free(wc);
+        return -1;
+    }
+    return 0;
+}
+
+/* --http-listen, guarded by the web: section. */
+static int start_http(delivery *d, char *err, size_t errlen)
+{
+    web_config wc;
+    if (load_web(&wc, err, errlen) != 0)
+        return -1;
+    if (wc.nusers || wc.ntokens || wc.tls_cert_file)
+        log_info("HTTP port guarded", "users=%zu tokens=%zu tls=%s", wc.nusers, wc.ntokens,
+                 wc.tls_cert_file ? "on" : "off");
+    return agent_http_start_with(cfg.http_listen, &d->self, &wc, &d->http, err, errlen);
+}
+
+/* SIGHUP: the web: section again; a bad one keeps the running settings. */
+static void reload_web(delivery *d)
+{
+    char err[512], q[600];
+    web_config wc;
+    if (!d->http)
+        return;
+    if (load_web(&wc, err, sizeof err) != 0) {
+        log_error("web config not reloaded", "err=%s", log_quote(q, sizeof q, err));
+        return;
+    }
+    size_t users = wc.nusers, tokens = wc.ntokens;
+    if (agent_http_reload(d->http, &wc, err, sizeof err) != 0)
+        log_error("TLS certificate not reloaded", "err=%s", log_quote(q, sizeof q, err));
+    else
+        log_info("web config reloaded", "users=%zu tokens=%zu", users, tokens);
+}
+
 static int start_delivery(const agent_config *ac, delivery *d, char *err, size_t errlen)
 {
     memset(d, 0, sizeof *d);
@@ -351,7 +396,7 @@ static int start_delivery(const agent_config *ac, delivery *d, char *err, size_t
         spool_close(d->sp);
         return -1;
     }
-    if (cfg.http_listen && agent_http_start(cfg.http_listen, &d->self, &d->http, err, errlen)) {
+    if (cfg.http_listen && start_http(d, err, errlen) != 0) {
         sender_close(d->self.snd);
         spool_close(d->sp);
         return -1;
@@ -427,6 +472,7 @@ static int run_loop(agent_config *ac, scrape_config *sc)
         if (reload) {
             reload = 0;
             reload_targets(sc, ac, &ended);
+            reload_web(&d);
         }
         collect_round(ac, &d, &ended);
         if (mono_ms() > next + cfg.interval_ms)
@@ -572,6 +618,10 @@ static int check_settings(char *err, size_t errlen)
     if (load_targets(&sc, err, errlen) != 0)
         return -1;
     scrape_config_free(&sc);
+    web_config wc;
+    if (load_web(&wc, err, errlen) != 0)
+        return -1;
+    web_config_free(&wc);
     return 0;
 }
 

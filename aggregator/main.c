@@ -205,7 +205,7 @@ static int http_settings(httpd_options *o, web_auth **auth, char *err, size_t er
                          .auth = web_auth_check};
     if (wc.nusers || wc.ntokens)
         log_info("API authentication on", "users=%zu tokens=%zu", wc.nusers, wc.ntokens);
-    *auth = web_auth_new(&wc); /* keeps the TLS file names o points at */
+    *auth = web_auth_new(&wc, api_error); /* keeps the TLS file names o points at */
     o->auth_ctx = *auth;
     return 0;
 }

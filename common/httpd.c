@@ -532,14 +532,18 @@ static bool guards_pass(httpd *h, struct MHD_Connection *conn, const char *path,
     if (h->o.auth) {
         httpd_request req = {
             .method = r ? r->method : method, .path = path, .body = "", .conn = conn};
-        if (!h->o.auth(h->o.auth_ctx, &req, r ? r->access : 0, resp))
+        if (!h->o.auth(h->o.auth_ctx, &req, r ? r->access : 0, resp)) {
+            refusal_count(resp->status == MHD_HTTP_UNAUTHORIZED ? HTTPD_REFUSED_UNAUTHORIZED
+                                                                 : HTTPD_REFUSED_FORBIDDEN);
             return false;
+        }
     }
     if (!declared_too_large(h, conn))
         return true;
-    if (r)
+    if (r) {
         fail(h, resp, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large");
-    else
+        refusal_count(HTTPD_REFUSED_TOO_LARGE);
+    } else
         answer_unrouted(h, path, resp);
     return false;
 }
@@ -580,6 +584,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             char q[300];
             log_warn("http request body too large", "limit=%zu path=%s", h->o.max_body,
                      log_quote(q, sizeof q, url));
+            refusal_count(HTTPD_REFUSED_TOO_LARGE);
             return MHD_NO;
         }
         ebuf_append(&p->body, upload_data, *upload_data_size);

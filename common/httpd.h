@@ -37,7 +37,8 @@
  * (timeout_s) only measures idleness, so a client sending a byte every few
  * seconds (slowloris) would otherwise hold a connection for ever.  With
  * tls_cert_file and tls_key_file set the server speaks HTTPS only (GnuTLS
- * under libmicrohttpd); httpd_reload_tls reads both files again.
+ * under libmicrohttpd); httpd_reload_tls reads both files again.  What the
+ * guards turn away is counted by reason (httpd_refused), for /metrics.
  *
  * Streaming: a handler whose answer is large sets it with
  * httpd_response_stream instead of filling body.  The server then sends it
@@ -56,6 +57,7 @@
 #define EMBER_COMMON_HTTPD_H
 
 #include "common/buf.h"
+#include "common/expfmt.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -203,6 +205,26 @@ void httpd_response_stream(httpd_response *resp, httpd_produce_fn produce,
 bool httpd_parse_form(httpd_request *r, const char *s, size_t len);
 /* Free r's params (those httpd_parse_form added). */
 void httpd_params_free(httpd_request *r);
+
+/*
+ * What the guards turned away, by reason.  Counted per process over every
+ * server in it (as Go's promhttp counters are), since start.
+ */
+typedef enum httpd_refusal {
+    HTTPD_REFUSED_UNAUTHORIZED,         /* the auth hook answered 401 */
+    HTTPD_REFUSED_FORBIDDEN,            /* the auth hook answered anything else (403) */
+    HTTPD_REFUSED_TOO_LARGE,            /* a body over max_body: 413, or a chunked body cut */
+    HTTPD_REFUSED_TOO_MANY_CONNECTIONS, /* a connection over max_connections, shut at once */
+    HTTPD_REFUSED_READ_TIMEOUT,         /* a connection cut at the read deadline (also an
+                                           idle keep-alive one, see read_timeout_s) */
+    HTTPD_REFUSED_COUNT
+} httpd_refusal;
+
+uint64_t httpd_refused(httpd_refusal r);
+/* "unauthorized", "forbidden", "too_large", "too_many_connections", "read_timeout". */
+const char *httpd_refusal_name(httpd_refusal r);
+/* Append ember_http_requests_refused_total{reason} (every reason, zeros too) to ms. */
+void httpd_refused_metrics(metric_set *ms);
 
 /*
  * Split "HOST:PORT" into its parts (brackets removed from an IPv6 host; an

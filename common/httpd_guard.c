@@ -1,4 +1,5 @@
-/* httpd_guard.c — read deadlines for common/httpd.c (see httpd_guard.h). */
+/* httpd_guard.c — read deadlines and the connection limit for
+ * common/httpd.c, and the count of refusals (see httpd_guard.h). */
 #include "common/httpd_guard.h"
 
 #include "common/etime.h"
@@ -6,10 +7,43 @@
 #include "common/mem.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <time.h>
+
+static atomic_uint_fast64_t refused[HTTPD_REFUSED_COUNT];
+
+static const char *const refusal_names[HTTPD_REFUSED_COUNT] = {
+    "unauthorized", "forbidden", "too_large", "too_many_connections", "read_timeout"};
+
+void refusal_count(httpd_refusal r)
+{
+    if (r < HTTPD_REFUSED_COUNT)
+        atomic_fetch_add(&refused[r], 1);
+}
+
+uint64_t httpd_refused(httpd_refusal r)
+{
+    return r < HTTPD_REFUSED_COUNT ? (uint64_t)atomic_load(&refused[r]) : 0;
+}
+
+const char *httpd_refusal_name(httpd_refusal r)
+{
+    return r < HTTPD_REFUSED_COUNT ? refusal_names[r] : "unknown";
+}
+
+void httpd_refused_metrics(metric_set *ms)
+{
+    const char *name = "ember_http_requests_refused_total";
+    metric_set_meta(ms, name, METRIC_COUNTER,
+                    "Requests and connections the HTTP server turned away before a handler ran, "
+                    "by reason.");
+    for (int r = 0; r < HTTPD_REFUSED_COUNT; r++)
+        metric_set_addl(ms, name, (double)httpd_refused((httpd_refusal)r), "reason",
+                        refusal_names[r], NULL);
+}
 
 /* One connection; lives from MHD's STARTED notification to its CLOSED one. */
 typedef struct tracked {
@@ -44,6 +78,7 @@ static void cut_overdue(httpd_deadlines *d, int64_t now)
             continue;
         shutdown(t->fd, SHUT_RDWR); /* MHD reads EOF and closes it */
         t->reading = false;         /* once is enough */
+        refusal_count(HTTPD_REFUSED_READ_TIMEOUT);
         log_debug("http connection cut", "reason=\"request not read within the read timeout\"");
     }
 }
@@ -116,6 +151,7 @@ void deadlines_on_connection(void *cls, struct MHD_Connection *conn, void **sock
         if (++d->open > d->max_connections && t->fd >= 0) {
             shutdown(t->fd, SHUT_RDWR); /* over the limit: MHD closes it */
             t->reading = false;
+            refusal_count(HTTPD_REFUSED_TOO_MANY_CONNECTIONS);
         }
         pthread_mutex_unlock(&d->mu);
         *socket_context = t;

@@ -19,9 +19,14 @@
  * refuse connections while the server is below the limit.  MHD is given
  * the full limit per thread and a connection past ours is shut down as
  * soon as it opens.
+ *
+ * What the guards turn away (here and in httpd.c) is counted in one set of
+ * process-wide atomic counters (httpd_refused in httpd.h).
  */
 #ifndef EMBER_COMMON_HTTPD_GUARD_H
 #define EMBER_COMMON_HTTPD_GUARD_H
+
+#include "common/httpd.h"
 
 #include <microhttpd.h>
 #include <stdint.h>
@@ -39,5 +44,8 @@ void deadlines_on_connection(void *cls, struct MHD_Connection *conn, void **sock
 void deadlines_request_read(httpd_deadlines *d, struct MHD_Connection *conn);
 /* The reply on conn is done: the clock runs again for its next request. */
 void deadlines_request_done(httpd_deadlines *d, struct MHD_Connection *conn);
+
+/* Count one refusal. */
+void refusal_count(httpd_refusal r);
 
 #endif

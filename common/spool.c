@@ -64,6 +64,7 @@ struct spool {
     size_t nrecs, caprecs;
     int cur_fd; /* the newest segment, open for appending; -1 = none */
     uint64_t acked, last_seq;
+    bool acked_dirty; /* acked is not on disk yet (the last write failed) */
     int64_t bytes;
     int64_t last_sync_ms;
     spool_stats st; /* the cumulative counters */
@@ -368,6 +369,9 @@ void spool_close(spool *s)
         fdatasync(s->cur_fd);
         close(s->cur_fd);
     }
+    char err[300];
+    if (s->acked_dirty)
+        write_acked(s, s->acked, err, sizeof err); /* last chance; a failure costs duplicates */
     pthread_mutex_destroy(&s->lock);
     free(s->segs);
     free(s->recs);
@@ -541,22 +545,39 @@ int spool_read_after(spool *s, uint64_t after, spool_record *rec, char *err, siz
     return rc;
 }
 
+/* Forget the records up to seq and delete the segments they fill entirely,
+ * the newest one included: it is reopened under a new name on the next
+ * append.  Safe before "acked" is on disk: a restart that reads an older
+ * acked seq resends at most the rest of a segment, which the receiver
+ * acknowledges as duplicates. */
+static void forget_acked(spool *s, uint64_t seq)
+{
+    s->acked = seq;
+    size_t k = first_after(s, seq);
+    if (k > 0)
+        memmove(s->recs, s->recs + k, (s->nrecs - k) * sizeof(rec_ix));
+    s->nrecs -= k;
+    while (s->nsegs > 0 && s->segs[0].last_seq <= seq)
+        remove_oldest_segment(s, false);
+}
+
+/*
+ * Recording the ack needs a new file: on a full disk it fails.  The
+ * acknowledged segments are deleted all the same (which frees the space)
+ * and the record is tried again right away, then on every later ack and at
+ * close, so a full disk never keeps the spool full.
+ */
 int spool_ack(spool *s, uint64_t seq, char *err, size_t errlen)
 {
     pthread_mutex_lock(&s->lock);
     int rc = SPOOL_OK;
     if (seq > s->acked) {
-        rc = write_acked(s, seq, err, errlen);
-        if (rc == SPOOL_OK) {
-            s->acked = seq;
-            size_t k = first_after(s, seq);
-            if (k > 0)
-                memmove(s->recs, s->recs + k, (s->nrecs - k) * sizeof(rec_ix));
-            s->nrecs -= k;
-            while (s->nsegs > 0 && s->segs[0].last_seq <= seq &&
-                   (s->nsegs > 1 || s->segs[0].bytes >= s->o.segment_bytes))
-                remove_oldest_segment(s, false);
-        }
+        forget_acked(s, seq);
+        s->acked_dirty = true;
+    }
+    if (s->acked_dirty) {
+        rc = write_acked(s, s->acked, err, errlen);
+        s->acked_dirty = rc != SPOOL_OK;
     }
     pthread_mutex_unlock(&s->lock);
     return rc;

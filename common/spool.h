@@ -79,8 +79,11 @@ int spool_append(spool *s, uint64_t seq, uint32_t nsamples, const void *data, si
                  size_t errlen);
 /* The first pending record with seq > after: 1 (filled), 0 (none), -1 (read error, err set). */
 int spool_read_after(spool *s, uint64_t after, spool_record *rec, char *err, size_t errlen);
-/* Everything up to seq is acknowledged: persisted, and whole acknowledged
- * segments are deleted. */
+/* Everything up to seq is acknowledged: it is never read again, whole
+ * acknowledged segments are deleted (the newest too), and seq is persisted.
+ * SPOOL_ERROR (err set) when it could not be persisted (a full disk): the
+ * ack holds all the same and the write is retried on the next call and at
+ * close; a crash before that resends a few acknowledged batches. */
 int spool_ack(spool *s, uint64_t seq, char *err, size_t errlen);
 void spool_get_stats(spool *s, spool_stats *st);
 

@@ -53,16 +53,24 @@ static void symtab_free(symtab *st)
     free(st->v);
 }
 
-static void compress_into(ebuf *out, const uint8_t *raw, size_t rawlen)
+/* Compress raw into out; with a prefix (a base both ends hold, see
+ * wire_delta.c), matches may point into it. */
+void wire_compress(ebuf *out, const void *raw, size_t rawlen, const void *prefix, size_t prefixlen)
 {
     size_t bound = ZSTD_compressBound(rawlen);
     ebuf_reserve(out, bound);
-    size_t n = ZSTD_compress(out->data + out->len, bound, raw, rawlen, WIRE_ZSTD_LEVEL);
-    if (ZSTD_isError(n)) {
-        /* Only possible on a programming error: the bound is always enough. */
-        fprintf(stderr, "zstd: %s\n", ZSTD_getErrorName(n));
+    ZSTD_CCtx *c = ZSTD_createCCtx();
+    size_t n = c ? ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, WIRE_ZSTD_LEVEL) : 0;
+    if (c && !ZSTD_isError(n) && prefix)
+        n = ZSTD_CCtx_refPrefix(c, prefix, prefixlen);
+    if (c && !ZSTD_isError(n))
+        n = ZSTD_compress2(c, out->data + out->len, bound, raw, rawlen);
+    if (!c || ZSTD_isError(n)) {
+        /* Only on a programming error or no memory: the bound is always enough. */
+        fprintf(stderr, "zstd: %s\n", c ? ZSTD_getErrorName(n) : "out of memory");
         abort();
     }
+    ZSTD_freeCCtx(c);
     out->len += n;
 }
 
@@ -71,7 +79,7 @@ static void pack_envelope(ebuf *out, const Ember__Envelope *env)
     size_t rawlen = ember__envelope__get_packed_size(env);
     uint8_t *raw = em_malloc(rawlen);
     ember__envelope__pack(env, raw);
-    compress_into(out, raw, rawlen);
+    wire_compress(out, raw, rawlen, NULL, 0);
     free(raw);
 }
 
@@ -149,7 +157,15 @@ void wire_encode_batch(ebuf *out, const char *agent_id, uint64_t seq, const metr
 void wire_encode_hello(ebuf *out, const char *agent_id, const char *version,
                        const labelset *static_labels, const char *token)
 {
+    wire_encode_hello_features(out, agent_id, version, static_labels, token, 0);
+}
+
+void wire_encode_hello_features(ebuf *out, const char *agent_id, const char *version,
+                                const labelset *static_labels, const char *token,
+                                uint32_t features)
+{
     Ember__Hello h = EMBER__HELLO__INIT;
+    h.features = features;
     h.agent_id = (char *)agent_id;
     h.version = (char *)version;
     h.token = (char *)(token ? token : "");
@@ -173,7 +189,8 @@ void wire_encode_hello(ebuf *out, const char *agent_id, const char *version,
     free(lp);
 }
 
-static uint8_t *decompress(const void *msg, size_t len, size_t *outlen, char *err, size_t errlen)
+uint8_t *wire_decompress(const void *msg, size_t len, const void *prefix, size_t prefixlen,
+                         size_t *outlen, char *err, size_t errlen)
 {
     unsigned long long size = ZSTD_getFrameContentSize(msg, len);
     if (size == ZSTD_CONTENTSIZE_ERROR) {
@@ -190,7 +207,13 @@ static uint8_t *decompress(const void *msg, size_t len, size_t *outlen, char *er
         return NULL;
     }
     uint8_t *raw = em_malloc(size ? (size_t)size : 1);
-    size_t n = ZSTD_decompress(raw, (size_t)size, msg, len);
+    ZSTD_DCtx *d = ZSTD_createDCtx();
+    size_t n = d ? 0 : (size_t)-1;
+    if (d && prefix)
+        n = ZSTD_DCtx_refPrefix(d, prefix, prefixlen);
+    if (d && !ZSTD_isError(n))
+        n = ZSTD_decompressDCtx(d, raw, (size_t)size, msg, len);
+    ZSTD_freeDCtx(d);
     if (ZSTD_isError(n) || n != size) {
         snprintf(err, errlen, "corrupt zstd frame: %s",
                  ZSTD_isError(n) ? ZSTD_getErrorName(n) : "size mismatch");
@@ -271,14 +294,9 @@ static bool check_batch(const Ember__Batch *b, char *err, size_t errlen)
     return true;
 }
 
-Ember__Envelope *wire_decode_envelope(const void *msg, size_t len, char *err, size_t errlen)
+Ember__Envelope *wire_decode_raw(const uint8_t *raw, size_t rawlen, char *err, size_t errlen)
 {
-    size_t rawlen = 0;
-    uint8_t *raw = decompress(msg, len, &rawlen, err, errlen);
-    if (!raw)
-        return NULL;
     Ember__Envelope *env = ember__envelope__unpack(NULL, rawlen, raw);
-    free(raw);
     if (!env) {
         snprintf(err, errlen, "malformed protobuf Envelope");
         return NULL;
@@ -301,6 +319,17 @@ Ember__Envelope *wire_decode_envelope(const void *msg, size_t len, char *err, si
     return env;
 }
 
+Ember__Envelope *wire_decode_envelope(const void *msg, size_t len, char *err, size_t errlen)
+{
+    size_t rawlen = 0;
+    uint8_t *raw = wire_decompress(msg, len, NULL, 0, &rawlen, err, errlen);
+    if (!raw)
+        return NULL;
+    Ember__Envelope *env = wire_decode_raw(raw, rawlen, err, errlen);
+    free(raw);
+    return env;
+}
+
 void wire_envelope_free(Ember__Envelope *env)
 {
     if (env)
@@ -318,7 +347,14 @@ void wire_series_labels(const Ember__Batch *b, size_t i, labelset *out)
 void wire_encode_ack(ebuf *out, uint64_t seq, Ember__Ack__Status status, const char *reason,
                      uint64_t samples_applied)
 {
+    wire_encode_ack_features(out, seq, status, reason, samples_applied, 0);
+}
+
+void wire_encode_ack_features(ebuf *out, uint64_t seq, Ember__Ack__Status status,
+                              const char *reason, uint64_t samples_applied, uint32_t features)
+{
     Ember__Ack a = EMBER__ACK__INIT;
+    a.features = features;
     a.seq = seq;
     a.status = status;
     a.reason = (char *)(reason ? reason : "");

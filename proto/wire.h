@@ -30,6 +30,10 @@ void wire_encode_batch(ebuf *out, const char *agent_id, uint64_t seq, const metr
 /* Encode a Hello. static_labels may be NULL. */
 void wire_encode_hello(ebuf *out, const char *agent_id, const char *version,
                        const labelset *static_labels, const char *token);
+/* The same, offering the WIRE_FEATURE_* bits (wire_delta.h) the agent can use. */
+void wire_encode_hello_features(ebuf *out, const char *agent_id, const char *version,
+                                const labelset *static_labels, const char *token,
+                                uint32_t features);
 
 /*
  * Decompress and unpack an Envelope and check it is well-formed (known body,
@@ -39,11 +43,25 @@ void wire_encode_hello(ebuf *out, const char *agent_id, const char *version,
  */
 Ember__Envelope *wire_decode_envelope(const void *msg, size_t len, char *err, size_t errlen);
 void wire_envelope_free(Ember__Envelope *env);
+/* The same from the raw (decompressed) protobuf. */
+Ember__Envelope *wire_decode_raw(const uint8_t *raw, size_t rawlen, char *err, size_t errlen);
+
+/* zstd of raw appended to out.  prefix (may be NULL): content both ends
+ * hold, which matches may refer to (wire_delta.h). */
+void wire_compress(ebuf *out, const void *raw, size_t rawlen, const void *prefix, size_t prefixlen);
+/* One zstd frame decompressed (malloc'd; *outlen set), with the same
+ * prefix as its compression, within WIRE_MAX_MESSAGE; NULL with err set. */
+uint8_t *wire_decompress(const void *msg, size_t len, const void *prefix, size_t prefixlen,
+                         size_t *outlen, char *err, size_t errlen);
 /* Label set of series i of a decoded (checked) batch, sorted. */
 void wire_series_labels(const Ember__Batch *b, size_t i, labelset *out);
 
 void wire_encode_ack(ebuf *out, uint64_t seq, Ember__Ack__Status status, const char *reason,
                      uint64_t samples_applied);
+/* The same with features: the aggregator's reply to a Hello says which of
+ * the offered WIRE_FEATURE_* bits both ends use. */
+void wire_encode_ack_features(ebuf *out, uint64_t seq, Ember__Ack__Status status,
+                              const char *reason, uint64_t samples_applied, uint32_t features);
 /* Returns the Ack (free with ember__ack__free_unpacked(a, NULL)) or NULL. */
 Ember__Ack *wire_decode_ack(const void *msg, size_t len);
 

@@ -1,5 +1,11 @@
 /* harness.c — processes, ports, temp dirs and HTTP for integration tests. */
 #define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h> /* fail_msg */
+
 #include "tests/integration/harness.h"
 
 #include "common/etime.h"
@@ -216,4 +222,32 @@ void harness_cleanup(void)
     if (tmpdir[0] && !getenv("EMBER_KEEP_TMP"))
         fs_rmtree(tmpdir);
     tmpdir[0] = '\0';
+}
+
+pid_t harness_spawn_aggregator(const char *name, unsigned api_port, const char *const *extra)
+{
+    char bin[512], http[64], ingest[64], dir[600], url[128];
+    snprintf(http, sizeof http, "127.0.0.1:%u", api_port);
+    snprintf(ingest, sizeof ingest, "tcp://127.0.0.1:%u", harness_free_port());
+    snprintf(dir, sizeof dir, "%s/%s", harness_tmpdir(), name);
+    char *argv[40] = {(char *)harness_bin("ember-aggregator", bin, sizeof bin),
+                      "--data-dir",
+                      dir,
+                      "--http-listen",
+                      http,
+                      "--ingest-listen",
+                      ingest};
+    size_t n = 7;
+    for (size_t i = 0; extra && extra[i] && n + 1 < sizeof argv / sizeof argv[0]; i++)
+        argv[n++] = (char *)extra[i];
+    argv[n] = NULL;
+    pid_t pid = harness_spawn(name, argv);
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/-/ready", api_port);
+    if (!harness_wait_http(url, 20000)) {
+        ebuf log;
+        ebuf_init(&log);
+        harness_log(name, &log);
+        fail_msg("%s did not become ready: %s", name, log.data ? log.data : "(no log)");
+    }
+    return pid;
 }

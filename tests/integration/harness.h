@@ -23,6 +23,13 @@ const char *harness_bin(const char *name, char *buf, size_t len);
 
 /* Start argv[0] with output to <tmpdir>/<name>.log; returns the pid. */
 pid_t harness_spawn(const char *name, char *const argv[]);
+/*
+ * Start ember-aggregator with its API on 127.0.0.1:api_port, a data dir
+ * <tmpdir>/<name>, a free ingest port and the extra flags (NULL-terminated
+ * list, or NULL), log in <tmpdir>/<name>.log; wait until /-/ready answers
+ * (fails the test if it does not within 20 s).  Returns the pid.
+ */
+pid_t harness_spawn_aggregator(const char *name, unsigned api_port, const char *const *extra);
 /* SIGTERM and wait up to timeout_ms (then SIGKILL); returns the exit status
  * as from waitpid, or -1. */
 int harness_stop(pid_t pid, int timeout_ms);

@@ -69,25 +69,8 @@ static void test_sighup_reloads_credentials(void **state)
     snprintf(config, sizeof config, "%s/aggregator.yml", harness_tmpdir());
     write_user("a", SHA_PA);
     api = harness_free_port();
-    char bin[512], http[64], ingest[64], dir[600], url[128];
-    snprintf(http, sizeof http, "127.0.0.1:%u", api);
-    snprintf(ingest, sizeof ingest, "tcp://127.0.0.1:%u", harness_free_port());
-    snprintf(dir, sizeof dir, "%s/data", harness_tmpdir());
-    char *argv[] = {(char *)harness_bin("ember-aggregator", bin, sizeof bin),
-                    "--config",
-                    config,
-                    "--data-dir",
-                    dir,
-                    "--http-listen",
-                    http,
-                    "--ingest-listen",
-                    ingest,
-                    "--self-scrape.interval",
-                    "0",
-                    NULL};
-    pid_t pid = harness_spawn("aggregator", argv);
-    snprintf(url, sizeof url, "http://127.0.0.1:%u/-/ready", api);
-    assert_true(harness_wait_http(url, 20000)); /* an open path */
+    const char *const extra[] = {"--config", config, "--self-scrape.interval", "0", NULL};
+    pid_t pid = harness_spawn_aggregator("aggregator", api, extra);
 
     assert_int_equal(labels_as(""), 401);
     assert_int_equal(labels_as("a:pa"), 200);

@@ -32,24 +32,9 @@ static struct {
 
 static void spawn_aggregator(void)
 {
-    char bin[512], http[64], ingest[64], dir[512], url[128];
-    snprintf(http, sizeof http, "127.0.0.1:%u", P.api);
-    snprintf(ingest, sizeof ingest, "tcp://127.0.0.1:%u", harness_free_port());
-    snprintf(dir, sizeof dir, "%s/aggregator", harness_tmpdir());
-    char *argv[] = {(char *)harness_bin("ember-aggregator", bin, sizeof bin),
-                    "--data-dir",
-                    dir,
-                    "--http-listen",
-                    http,
-                    "--ingest-listen",
-                    ingest,
-                    /* the series counts below are of the test's data alone */
-                    "--self-scrape.interval",
-                    "0",
-                    NULL};
-    harness_spawn("aggregator", argv);
-    snprintf(url, sizeof url, "http://127.0.0.1:%u/-/ready", P.api);
-    assert_true(harness_wait_http(url, 20000));
+    /* the series counts below are of the test's data alone */
+    static const char *const extra[] = {"--self-scrape.interval", "0", NULL};
+    harness_spawn_aggregator("aggregator", P.api, extra);
 }
 
 static void spawn_gpusim(void)

@@ -39,30 +39,18 @@ static char base[64];
 static int setup(void **state)
 {
     port = harness_free_port();
-    char bin[512], http[64], data[600], ingest[64], rt[32];
-    snprintf(http, sizeof http, "127.0.0.1:%u", port);
-    snprintf(ingest, sizeof ingest, "tcp://127.0.0.1:%u", harness_free_port());
-    snprintf(data, sizeof data, "%s/data", harness_tmpdir());
+    char rt[32];
     snprintf(rt, sizeof rt, "%ds", READ_TIMEOUT_S);
-    char *argv[] = {(char *)harness_bin("ember-aggregator", bin, sizeof bin),
-                    "--data-dir",
-                    data,
-                    "--http-listen",
-                    http,
-                    "--ingest-listen",
-                    ingest,
-                    "--http.read-timeout",
-                    rt,
-                    "--query.max-samples",
-                    "1000",
-                    "--self-scrape.interval",
-                    "0s",
-                    NULL};
-    agg = harness_spawn("aggregator", argv);
+    const char *const extra[] = {"--http.read-timeout",
+                                 rt,
+                                 "--query.max-samples",
+                                 "1000",
+                                 "--self-scrape.interval",
+                                 "0s",
+                                 NULL};
+    agg = harness_spawn_aggregator("aggregator", port, extra);
     snprintf(base, sizeof base, "http://127.0.0.1:%u", port);
-    char url[128];
-    snprintf(url, sizeof url, "%s/-/ready", base);
-    return harness_wait_http(url, 20000) ? 0 : -1;
+    return 0;
 }
 
 static int teardown(void **state)

@@ -414,21 +414,8 @@ static void start_prometheus(void)
 /* The aggregator on a fresh data directory, the same samples imported. */
 static void start_aggregator(void)
 {
-    char bin[512], http[64], ingest[64], dir[512], url[128];
-    snprintf(http, sizeof http, "127.0.0.1:%u", S.api);
-    snprintf(ingest, sizeof ingest, "tcp://127.0.0.1:%u", harness_free_port());
-    snprintf(dir, sizeof dir, "%s/aggregator", harness_tmpdir());
-    char *argv[] = {(char *)harness_bin("ember-aggregator", bin, sizeof bin),
-                    "--data-dir",
-                    dir,
-                    "--http-listen",
-                    http,
-                    "--ingest-listen",
-                    ingest,
-                    NULL};
-    harness_spawn("aggregator", argv);
-    snprintf(url, sizeof url, "http://127.0.0.1:%u/-/ready", S.api);
-    assert_true(harness_wait_http(url, 20000));
+    char url[128];
+    harness_spawn_aggregator("aggregator", S.api, NULL);
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);

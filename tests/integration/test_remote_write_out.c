@@ -81,7 +81,7 @@ static void spawn_prometheus(void)
 
 static void spawn_aggregator(void)
 {
-    char bin[512], http[64], nng[64], dir[512], cfg[512], url[128];
+    char cfg[512];
     snprintf(cfg, sizeof cfg, "%s/aggregator.yml", harness_tmpdir());
     FILE *f = fopen(cfg, "w");
     assert_non_null(f);
@@ -101,23 +101,8 @@ static void spawn_aggregator(void)
             "    queue_config: {batch_send_deadline: 200ms, min_backoff: 10ms}\n",
             P.prom, P.bad);
     fclose(f);
-    snprintf(http, sizeof http, "127.0.0.1:%u", P.api);
-    snprintf(nng, sizeof nng, "tcp://127.0.0.1:%u", harness_free_port());
-    snprintf(dir, sizeof dir, "%s/aggregator", harness_tmpdir());
-    char *argv[] = {(char *)harness_bin("ember-aggregator", bin, sizeof bin),
-                    "--config",
-                    cfg,
-                    "--data-dir",
-                    dir,
-                    "--http-listen",
-                    http,
-                    "--ingest-listen",
-                    nng,
-                    "--self-scrape.interval=0",
-                    NULL};
-    harness_spawn("aggregator", argv);
-    snprintf(url, sizeof url, "http://127.0.0.1:%u/-/ready", P.api);
-    assert_true(harness_wait_http(url, 20000));
+    const char *const extra[] = {"--config", cfg, "--self-scrape.interval=0", NULL};
+    harness_spawn_aggregator("aggregator", P.api, extra);
 }
 
 static void import(const char *body)

@@ -124,7 +124,7 @@ static web_auth *auth_from(const char *yaml)
     char err[256];
     if (web_config_parse(&c, "t.yml", yaml, strlen(yaml), err, sizeof err) != 0)
         fail_msg("config: %s", err);
-    web_auth *a = web_auth_new(&c);
+    web_auth *a = web_auth_new(&c, api_error);
     web_config_free(&c);
     return a;
 }

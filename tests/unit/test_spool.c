@@ -279,6 +279,83 @@ static void test_write_failure_leaves_no_torn_record(void **state)
     expect_next(f->s, seq - 1, seq);
 }
 
+/* Files in the spool directory ending in .seg. */
+static int count_segments(const fixture *f)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "ls %s | grep -c '\\.seg$'", f->dir);
+    FILE *p = popen(cmd, "r");
+    int n = -1;
+    assert_int_equal(fscanf(p, "%d", &n), 1);
+    pclose(p);
+    return n;
+}
+
+/* Regression: a full disk (a file size limit of 0 here: every write fails
+ * with EFBIG) cannot take the "acked" file; the acknowledged segments must
+ * go anyway, and the record is written once the disk can take it. */
+static void test_ack_on_full_disk_still_frees_segments(void **state)
+{
+    fixture *f = *state;
+    spool_options o = {.segment_bytes = 600};
+    f->s = open_spool(f, &o);
+    for (uint64_t seq = 1; seq <= 20; seq++)
+        append(f->s, seq);
+    assert_true(count_segments(f) > 3);
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit old, lim;
+    getrlimit(RLIMIT_FSIZE, &old);
+    lim = old;
+    lim.rlim_cur = 0;
+    setrlimit(RLIMIT_FSIZE, &lim);
+    char err[256];
+    int rc = spool_ack(f->s, 20, err, sizeof err);
+    setrlimit(RLIMIT_FSIZE, &old);
+    assert_int_equal(rc, SPOOL_ERROR);
+    assert_non_null(strstr(err, "acked"));
+    spool_stats st;
+    spool_get_stats(f->s, &st);
+    assert_int_equal(st.bytes, 0); /* every segment was acknowledged: all deleted */
+    assert_int_equal(st.pending, 0);
+    assert_int_equal(st.acked_seq, 20);
+    assert_int_equal(count_segments(f), 0);
+    expect_none(f->s, 0);
+    /* the disk has room again: the next call records the ack */
+    assert_int_equal(spool_ack(f->s, 20, err, sizeof err), SPOOL_OK);
+    append(f->s, 21);
+    spool_close(f->s);
+    f->s = open_spool(f, &o);
+    expect_next(f->s, 0, 21); /* 1..20 are not resent after a restart */
+}
+
+/* Regression: a single segment, smaller than the segment size, was kept
+ * forever once all its records were acknowledged. */
+static void test_lone_small_segment_deleted_after_ack(void **state)
+{
+    fixture *f = *state;
+    f->s = open_spool(f, NULL); /* 4 MiB segments: everything fits in one */
+    for (uint64_t seq = 1; seq <= 3; seq++)
+        append(f->s, seq);
+    assert_int_equal(count_segments(f), 1);
+    char err[256];
+    assert_int_equal(spool_ack(f->s, 2, err, sizeof err), SPOOL_OK);
+    assert_int_equal(count_segments(f), 1); /* 3 is still pending in it */
+    assert_int_equal(spool_ack(f->s, 3, err, sizeof err), SPOOL_OK);
+    assert_int_equal(count_segments(f), 0);
+    spool_stats st;
+    spool_get_stats(f->s, &st);
+    assert_int_equal(st.bytes, 0);
+    /* appends go on in a new segment */
+    append(f->s, 4);
+    expect_next(f->s, 3, 4);
+    assert_int_equal(count_segments(f), 1);
+    spool_close(f->s);
+    f->s = open_spool(f, NULL);
+    expect_next(f->s, 0, 4);
+    spool_get_stats(f->s, &st);
+    assert_int_equal(st.pending, 1);
+}
+
 static void test_garbage_files_and_names(void **state)
 {
     fixture *f = *state;
@@ -323,6 +400,8 @@ int main(void)
         T(test_corrupt_record_is_skipped_and_counted),
         T(test_torn_tail_is_cut_and_appends_continue),
         T(test_write_failure_leaves_no_torn_record),
+        T(test_ack_on_full_disk_still_frees_segments),
+        T(test_lone_small_segment_deleted_after_ack),
         T(test_garbage_files_and_names),
         cmocka_unit_test(test_option_names),
     };

@@ -1,15 +1,14 @@
 /*
- * auth.c — the web: section of the aggregator's config file and the check
- * every API request passes before its body is read (see auth.h).
+ * web_auth.c — the web: section of a config file and the check every
+ * request to a guarded server passes before its body is read (see
+ * web_auth.h).  Shared by the aggregator's API and the agent's HTTP port.
  *
  * Names and secrets are both compared as SHA-256 digests, against every
  * configured entry, with no early exit: the time a check takes depends on
  * the number of entries only.
  */
-#include "aggregator/http/auth.h"
+#include "common/web_auth.h"
 
-#include "aggregator/http/api.h"
-#include "aggregator/ingest.h"
 #include "common/err.h"
 #include "common/fsutil.h"
 #include "common/mem.h"
@@ -17,6 +16,7 @@
 
 #include <mbedtls/base64.h>
 #include <mbedtls/sha256.h>
+#include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,20 +85,31 @@ static int tls_pair(ywalk *w, const char *key, yaml_node_t *k, yaml_node_t *v, v
     return yw_fail(w, k, "unknown key \"%s\" in tls_server_config", key);
 }
 
-/* A SHA-256 in hex (the agents' token syntax, without an instance). */
+/* 64 hex digits into out; false when s is anything else. */
+static bool parse_sha256_hex(const char *s, uint8_t out[32])
+{
+    if (strlen(s) != 64)
+        return false;
+    for (size_t i = 0; i < 32; i++) {
+        if (!isxdigit((unsigned char)s[2 * i]) || !isxdigit((unsigned char)s[2 * i + 1]))
+            return false;
+        char pair[3] = {s[2 * i], s[2 * i + 1], '\0'};
+        out[i] = (uint8_t)strtoul(pair, NULL, 16);
+    }
+    return true;
+}
+
+/* A SHA-256 in hex, as sha256sum prints it. */
 static int digest(ywalk *w, yaml_node_t *v, uint8_t out[32])
 {
     const char *s;
     if (yw_string(w, v, &s) != 0)
         return -1;
-    ingest_token t;
-    char err[256];
-    if (strchr(s, '=') || ingest_token_parse(s, &t, err, sizeof err) != 0)
+    if (!parse_sha256_hex(s, out))
         return yw_fail(w, v,
                        "\"%.80s\" is not a SHA-256 in hex (64 digits; e.g. printf %%s "
                        "SECRET | sha256sum)",
                        s);
-    memcpy(out, t.sha256, 32);
     return 0;
 }
 
@@ -278,6 +289,7 @@ int web_config_load(web_config *c, const char *path, char *err, size_t errlen)
 
 struct web_auth {
     pthread_rwlock_t lock; /* write-held only while credentials are swapped */
+    web_error_fn error;    /* NULL: plain text */
     web_config c;
     uint8_t (*name_sha)[32]; /* SHA-256 of each user's name */
 };
@@ -291,9 +303,10 @@ static void take_config(web_auth *a, web_config *c)
     memset(c, 0, sizeof *c);
 }
 
-web_auth *web_auth_new(web_config *c)
+web_auth *web_auth_new(web_config *c, web_error_fn error)
 {
     web_auth *a = em_calloc(1, sizeof *a);
+    a->error = error;
     pthread_rwlock_init(&a->lock, NULL);
     take_config(a, c);
     return a;
@@ -381,9 +394,23 @@ static bool is_open(const web_config *c, const char *path)
     return false;
 }
 
+/* The refusal in the server's error format, or "<status> <type>: msg\n". */
+static void refuse(const web_auth *a, httpd_response *resp, int status, const char *type,
+                   const char *msg)
+{
+    if (a->error) {
+        a->error(resp, status, type, msg);
+        return;
+    }
+    resp->status = status;
+    resp->content_type = HTTPD_CONTENT_TYPE_TEXT;
+    ebuf_reset(&resp->body);
+    ebuf_printf(&resp->body, "%d %s: %s\n", status, type, msg);
+}
+
 static void unauthorized(const web_auth *a, httpd_response *resp, const char *msg)
 {
-    api_error(resp, 401, "unauthorized", msg);
+    refuse(a, resp, 401, "unauthorized", msg);
     if (a->c.nusers)
         httpd_response_header(resp, "WWW-Authenticate", "Basic realm=\"" REALM "\"");
     if (a->c.ntokens)
@@ -410,7 +437,7 @@ static bool check_locked(const web_auth *a, const httpd_request *req, int access
         char msg[300];
         snprintf(msg, sizeof msg, "%s %.200s needs the write role; these credentials may only read",
                  req->method, req->path);
-        api_error(resp, 403, "forbidden", msg);
+        refuse(a, resp, 403, "forbidden", msg);
         return false;
     }
     return true;
