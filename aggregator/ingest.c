@@ -13,6 +13,7 @@
 #include "common/mem.h"
 #include "common/strmap.h"
 #include "proto/wire.h"
+#include "proto/wire_delta.h"
 
 #include <mbedtls/sha256.h>
 #include <nng/nng.h>
@@ -26,12 +27,25 @@
 #include <string.h>
 
 #define DEFAULT_MAX_MESSAGE (64u << 20)
+/* How long a pipelined batch waits for its predecessor before RETRY. */
+#define PARK_MS 2000
+
+/* A request being handled, kept while it waits for its predecessor. */
+typedef struct incoming {
+    nng_msg *msg; /* reused for the reply */
+    Ember__Envelope *env;
+    uint8_t *raw; /* the raw Envelope: kept as a base when flags ask */
+    size_t rawlen;
+    uint32_t flags, pipe;
+} incoming;
 
 typedef struct worker {
-    enum { W_RECV, W_SEND } state;
+    enum { W_RECV, W_SEND, W_PARKED } state;
     nng_aio *aio;
     nng_ctx ctx;
     struct ingest *in;
+    incoming cur;  /* W_PARKED: the batch waiting */
+    bool woken;    /* W_PARKED: its predecessor is committed (under in->mu) */
 } worker;
 
 /* What one connection has proven. */
@@ -42,6 +56,8 @@ typedef struct pipe_state {
     pipe_auth auth;
     int token; /* index of the token it proved, -1: none */
     char address[128];
+    uint32_t features; /* WIRE_FEATURE_* agreed in its Hello */
+    wire_base bases[2]; /* batches kept for delta decoding (wire_delta.h) */
 } pipe_state;
 
 struct ingest {
@@ -153,8 +169,11 @@ static void pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
         format_addr(p, ps->address, sizeof ps->address);
     } else {
         pipe_state *ps = pipe_find(in, id);
-        if (ps)
+        if (ps) {
+            wire_base_clear(&ps->bases[0]);
+            wire_base_clear(&ps->bases[1]);
             *ps = in->pipes[--in->npipes];
+        }
     }
     pthread_mutex_unlock(&in->mu);
 }
@@ -216,17 +235,22 @@ static void handle_hello(ingest *in, const Ember__Hello *h, uint32_t pipe, ebuf 
     bool bad = in->opt.ntokens && tok < 0;
     if (bad)
         a->errors++;
-    if (ps) {
+    uint32_t features = h->features & WIRE_FEATURE_DELTA;
+    if (ps) { /* a Hello starts the agent's session afresh: no bases */
         ps->auth = bad ? P_BAD_TOKEN : P_AUTHENTICATED;
         ps->token = tok;
+        ps->features = features;
+        wire_base_clear(&ps->bases[0]);
+        wire_base_clear(&ps->bases[1]);
     }
     pthread_mutex_unlock(&in->mu);
     if (bad) {
         reject(in, INGEST_REJ_INVALID_TOKEN, 0, h->agent_id, "invalid token", out);
         return;
     }
-    log_info("agent hello", "agent=%s version=%s", h->agent_id, h->version);
-    reply(out, 0, EMBER__ACK__STATUS__OK, NULL, 0);
+    log_info("agent hello", "agent=%s version=%s features=%u", h->agent_id, h->version,
+             (unsigned)features);
+    wire_encode_ack_features(out, 0, EMBER__ACK__STATUS__OK, NULL, 0, features);
 }
 
 /* The first limit the batch breaks, with the reason in err; -1 when none. */
@@ -475,7 +499,8 @@ static void append_series(tsdb_appender *app, const Ember__Batch *b, size_t i, t
     }
 }
 
-static void handle_batch(ingest *in, const Ember__Batch *b, ebuf *out)
+/* Commit the batch and answer; true if it is durable (OK). */
+static bool handle_batch(ingest *in, const Ember__Batch *b, ebuf *out)
 {
     tsdb_appender *app = tsdb_appender_new(in->db);
     labelset ls;
@@ -497,7 +522,7 @@ static void handle_batch(ingest *in, const Ember__Batch *b, ebuf *out)
                   (unsigned long long)b->seq, log_quote(q, sizeof q, err));
         reply(out, b->seq, EMBER__ACK__STATUS__RETRY, err, 0);
         agent_batch_done(in, b, 0, true);
-        return;
+        return false;
     }
     agent_batch_done(in, b, res.applied, false);
     store_metadata(in, b);
@@ -518,30 +543,176 @@ static void handle_batch(ingest *in, const Ember__Batch *b, ebuf *out)
                      log_quote(q, sizeof q, res.reason));
         reply(out, b->seq, EMBER__ACK__STATUS__OK, res.rejected ? res.reason : NULL, res.applied);
     }
+    return true;
 }
 
-static void handle_message(ingest *in, nng_msg *msg, ebuf *out)
+/* ---- sessions: bases and the order of pipelined batches ---- */
+
+/* A copy of the pipe's base seq, or false when it holds none such. */
+static bool base_find(ingest *in, uint32_t pipe, uint64_t seq, wire_base *out)
+{
+    pthread_mutex_lock(&in->mu);
+    pipe_state *ps = pipe_find(in, pipe);
+    bool found = false;
+    for (int i = 0; ps && i < 2 && !found; i++)
+        if (ps->bases[i].seq == seq && (ps->features & WIRE_FEATURE_DELTA)) {
+            wire_base_set(out, seq, ps->bases[i].raw, ps->bases[i].len);
+            found = true;
+        }
+    pthread_mutex_unlock(&in->mu);
+    return found;
+}
+
+/* A committed batch marked keep becomes a base, in place of the older one:
+ * the agent marks a new one only once it uses the last, so the one in use
+ * is never replaced. */
+static void base_keep(ingest *in, const incoming *m, uint64_t seq)
+{
+    if (!(m->flags & WIRE_DELTA_KEEP) || m->rawlen > WIRE_MAX_BASE)
+        return;
+    pthread_mutex_lock(&in->mu);
+    pipe_state *ps = pipe_find(in, m->pipe);
+    if (ps && (ps->features & WIRE_FEATURE_DELTA)) {
+        wire_base *b = &ps->bases[ps->bases[0].seq > ps->bases[1].seq ? 1 : 0];
+        wire_base_set(b, seq, m->raw, m->rawlen);
+    }
+    pthread_mutex_unlock(&in->mu);
+}
+
+/* Under in->mu: wake the batches of agent_id waiting for a seq up to seq. */
+static void wake_parked(ingest *in, const char *agent_id, uint64_t seq)
+{
+    for (int i = 0; i < in->nworkers; i++) {
+        worker *w = &in->workers[i];
+        if (w->state != W_PARKED || w->woken || w->cur.env->after_seq > seq ||
+            strcmp(w->cur.env->batch->agent_id, agent_id) != 0)
+            continue;
+        w->woken = true;
+        nng_aio_abort(w->aio, NNG_EINTR);
+    }
+}
+
+/* A pipelined batch whose predecessor is not committed yet waits for it
+ * (woken by its commit, or RETRY after PARK_MS); true if parked. */
+static bool park_if_early(ingest *in, worker *w)
+{
+    const Ember__Envelope *env = w->cur.env;
+    if (!env->after_seq)
+        return false;
+    pthread_mutex_lock(&in->mu);
+    bool early = tsdb_agent_seq(in->db, env->batch->agent_id) < env->after_seq;
+    if (early) {
+        w->state = W_PARKED;
+        w->woken = false;
+        nng_sleep_aio(PARK_MS, w->aio);
+    }
+    pthread_mutex_unlock(&in->mu);
+    return early;
+}
+
+static void commit_batch(ingest *in, incoming *m, ebuf *out)
+{
+    const Ember__Batch *b = m->env->batch;
+    if (!handle_batch(in, b, out))
+        return;
+    base_keep(in, m, b->seq);
+    pthread_mutex_lock(&in->mu);
+    wake_parked(in, b->agent_id, tsdb_agent_seq(in->db, b->agent_id));
+    pthread_mutex_unlock(&in->mu);
+}
+
+/* ---- messages ---- */
+
+/* Decompress (against the named base) and decode; false with the reply in out. */
+static bool decode_incoming(ingest *in, incoming *m, ebuf *out)
 {
     char err[256];
-    size_t len = nng_msg_len(msg);
-    uint32_t pipe = (uint32_t)nng_pipe_id(nng_msg_get_pipe(msg));
+    const uint8_t *p = nng_msg_body(m->msg);
+    size_t len = nng_msg_len(m->msg), frame;
+    uint64_t base_seq;
+    wire_base base = {0};
+    if (wire_delta_header(p, len, &base_seq, &m->flags, &frame, err, sizeof err) < 0) {
+        reject(in, INGEST_REJ_MALFORMED, 0, NULL, err, out);
+        return false;
+    }
+    if (base_seq && !base_find(in, m->pipe, base_seq, &base)) {
+        snprintf(err, sizeof err, "unknown base %llu on this connection: resend it whole",
+                 (unsigned long long)base_seq);
+        log_debug("batch against an unknown base", "base=%llu", (unsigned long long)base_seq);
+        reply(out, 0, EMBER__ACK__STATUS__UNKNOWN_BASE, err, 0);
+        return false;
+    }
+    m->raw = wire_decompress(p + frame, len - frame, base.raw, base.len, &m->rawlen, err,
+                             sizeof err);
+    wire_base_clear(&base);
+    m->env = m->raw ? wire_decode_raw(m->raw, m->rawlen, err, sizeof err) : NULL;
+    if (!m->env)
+        reject(in, INGEST_REJ_MALFORMED, 0, NULL, err, out);
+    return m->env != NULL;
+}
+
+/* Handle the message in w->cur; true if it was parked (no reply yet). */
+static bool handle_message(ingest *in, worker *w, ebuf *out)
+{
+    char err[256];
+    incoming *m = &w->cur;
+    size_t len = nng_msg_len(m->msg);
+    m->pipe = (uint32_t)nng_pipe_id(nng_msg_get_pipe(m->msg));
     atomic_fetch_add(&in->bytes, len);
     if (len > in->opt.max_message_bytes) {
         snprintf(err, sizeof err, "message of %zu bytes, above --ingest.max-message-bytes=%llu",
                  len, (unsigned long long)in->opt.max_message_bytes);
         reject(in, INGEST_REJ_MESSAGE_BYTES, 0, NULL, err, out);
+        return false;
+    }
+    if (!decode_incoming(in, m, out))
+        return false;
+    if (m->env->body_case == EMBER__ENVELOPE__BODY_HELLO)
+        handle_hello(in, m->env->hello, m->pipe, out);
+    else if (admit_batch(in, m->env->batch, m->pipe, out))
+        return park_if_early(in, w) || (commit_batch(in, m, out), false);
+    return false;
+}
+
+/* A parked batch's wait is over: committed predecessor, or time out. */
+static void resume_parked(ingest *in, worker *w, ebuf *out)
+{
+    pthread_mutex_lock(&in->mu);
+    w->state = W_RECV; /* out of wake_parked's sight */
+    pthread_mutex_unlock(&in->mu);
+    const Ember__Envelope *env = w->cur.env;
+    if (tsdb_agent_seq(in->db, env->batch->agent_id) >= env->after_seq) {
+        commit_batch(in, &w->cur, out);
         return;
     }
-    Ember__Envelope *env = wire_decode_envelope(nng_msg_body(msg), len, err, sizeof err);
-    if (!env) {
-        reject(in, INGEST_REJ_MALFORMED, 0, NULL, err, out);
-        return;
-    }
-    if (env->body_case == EMBER__ENVELOPE__BODY_HELLO)
-        handle_hello(in, env->hello, pipe, out);
-    else if (admit_batch(in, env->batch, pipe, out))
-        handle_batch(in, env->batch, out);
-    wire_envelope_free(env);
+    char err[200];
+    snprintf(err, sizeof err, "out of order: seq %llu waits for seq %llu, not committed",
+             (unsigned long long)env->batch->seq, (unsigned long long)env->after_seq);
+    log_debug("pipelined batch timed out waiting", "agent=%s seq=%llu after=%llu",
+              env->batch->agent_id, (unsigned long long)env->batch->seq,
+              (unsigned long long)env->after_seq);
+    reply(out, env->batch->seq, EMBER__ACK__STATUS__RETRY, err, 0);
+}
+
+static void incoming_free(incoming *m)
+{
+    wire_envelope_free(m->env);
+    free(m->raw);
+    *m = (incoming){0};
+}
+
+/* Answer with out on w's context, reusing the request's message. */
+static void send_reply(worker *w, ebuf *out)
+{
+    nng_msg *msg = w->cur.msg;
+    w->cur.msg = NULL;
+    incoming_free(&w->cur);
+    nng_msg_clear(msg);
+    nng_msg_append(msg, out->data, out->len);
+    ebuf_free(out);
+    nng_aio_set_msg(w->aio, msg);
+    w->state = W_SEND;
+    nng_ctx_send(w->ctx, w->aio);
 }
 
 static void worker_cb(void *arg)
@@ -550,19 +721,22 @@ static void worker_cb(void *arg)
     int rv = nng_aio_result(w->aio);
     if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
         return;
-    if (w->state == W_RECV && rv == 0) {
-        nng_msg *msg = nng_aio_get_msg(w->aio);
-        ebuf out;
-        ebuf_init(&out);
-        handle_message(w->in, msg, &out);
-        nng_msg_clear(msg);
-        nng_msg_append(msg, out.data, out.len);
-        ebuf_free(&out);
-        nng_aio_set_msg(w->aio, msg);
-        w->state = W_SEND;
-        nng_ctx_send(w->ctx, w->aio);
+    ebuf out;
+    ebuf_init(&out);
+    if (w->state == W_PARKED) { /* woken (NNG_EINTR) or timed out */
+        resume_parked(w->in, w, &out);
+        send_reply(w, &out);
         return;
     }
+    if (w->state == W_RECV && rv == 0) {
+        w->cur = (incoming){.msg = nng_aio_get_msg(w->aio)};
+        if (!handle_message(w->in, w, &out))
+            send_reply(w, &out);
+        else
+            ebuf_free(&out);
+        return;
+    }
+    ebuf_free(&out);
     if (w->state == W_SEND && rv != 0)
         nng_msg_free(nng_aio_get_msg(w->aio));
     w->state = W_RECV;
@@ -596,6 +770,15 @@ static void ref_caches_free(ingest *in);
 static void free_ingest(ingest *in)
 {
     ref_caches_free(in);
+    for (int i = 0; in->workers && i < in->nworkers; i++) {
+        if (in->workers[i].cur.msg) /* parked when the server stopped */
+            nng_msg_free(in->workers[i].cur.msg);
+        incoming_free(&in->workers[i].cur);
+    }
+    for (size_t i = 0; i < in->npipes; i++) {
+        wire_base_clear(&in->pipes[i].bases[0]);
+        wire_base_clear(&in->pipes[i].bases[1]);
+    }
     free(in->workers);
     free(in->tokens);
     free(in->pipes);

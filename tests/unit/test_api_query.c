@@ -637,7 +637,7 @@ static void test_flags(void **state)
     f->agg.flags = specs;
     f->agg.nflags = sizeof specs / sizeof specs[0];
     expect(f, "/api/v1/status/flags", NULL, 200,
-           OK "{\"auth.token-sha256\":\"<secret>\",\"data-dir\":\"data\","
+           OK "{\"auth.token-sha256\":\"\\u003csecret\\u003e\",\"data-dir\":\"data\","
               "\"external-labels\":\"cluster=a,dc=x\",\"ingest.max-message-bytes\":\"64MiB\","
               "\"ingest.tls-cert\":\"\",\"odd-bytes\":\"1KiB512B\","
               "\"query.max-concurrency\":\"20\",\"query.timeout\":\"2m\","

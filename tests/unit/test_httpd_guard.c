@@ -4,8 +4,11 @@
  * a chunked body past it closes the connection, a client that sends its
  * request a byte at a time is cut off at the read timeout (and so is an
  * idle keep-alive connection), the auth hook decides on the headers alone
- * with the route's access level, and HTTPS with certificates openssl makes,
- * reloaded in place (a bad pair keeps the old one serving).
+ * with the route's access level, a connection over the limit is shut at
+ * once, and HTTPS with certificates openssl makes, reloaded in place (a bad
+ * pair keeps the old one serving).  Each refusal is counted by reason
+ * (httpd_refused); the counters are per process, so tests compare before
+ * and after.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -103,10 +106,34 @@ static bool read_until_closed(int fd, ebuf *out, int timeout_ms)
     }
 }
 
+/* Counters before a test, to check what it adds. */
+typedef struct counts {
+    uint64_t n[HTTPD_REFUSED_COUNT];
+} counts;
+
+static counts refused_now(void)
+{
+    counts c;
+    for (int r = 0; r < HTTPD_REFUSED_COUNT; r++)
+        c.n[r] = httpd_refused((httpd_refusal)r);
+    return c;
+}
+
+/* The refusals since before, by reason, must be exactly want. */
+static void assert_refused_since(const counts *before, const uint64_t want[HTTPD_REFUSED_COUNT])
+{
+    counts now = refused_now();
+    for (int r = 0; r < HTTPD_REFUSED_COUNT; r++)
+        if (now.n[r] - before->n[r] != want[r])
+            fail_msg("%s: %llu refusals, want %llu", httpd_refusal_name((httpd_refusal)r),
+                     (unsigned long long)(now.n[r] - before->n[r]), (unsigned long long)want[r]);
+}
+
 /* ---- limits ---- */
 
 static void test_declared_body_over_limit_is_413_at_once(void **state)
 {
+    counts before = refused_now();
     httpd *h = serve((httpd_options){0});
     int fd = dial(httpd_port(h));
     int64_t t0 = mono_ms();
@@ -137,10 +164,12 @@ static void test_declared_body_over_limit_is_413_at_once(void **state)
     close(fd);
     ebuf_free(&r);
     httpd_free(h);
+    assert_refused_since(&before, (uint64_t[HTTPD_REFUSED_COUNT]){[HTTPD_REFUSED_TOO_LARGE] = 1});
 }
 
 static void test_chunked_body_past_limit_closes(void **state)
 {
+    counts before = refused_now();
     httpd *h = serve((httpd_options){0});
     int fd = dial(httpd_port(h));
     send_all(fd, "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
@@ -157,12 +186,14 @@ static void test_chunked_body_past_limit_closes(void **state)
     close(fd);
     ebuf_free(&r);
     httpd_free(h);
+    assert_refused_since(&before, (uint64_t[HTTPD_REFUSED_COUNT]){[HTTPD_REFUSED_TOO_LARGE] = 1});
 }
 
 /* Headers a byte every 100 ms: MHD's idle timeout (30 s) never fires, the
  * read deadline (1 s) does. */
 static void test_slow_request_is_cut_at_read_timeout(void **state)
 {
+    counts before = refused_now();
     httpd *h = serve((httpd_options){.read_timeout_s = 1, .timeout_s = 30});
     int fd = dial(httpd_port(h));
     const char *req = "GET /echo HTTP/1.1\r\nHost: x\r\nX-Padding: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
@@ -195,12 +226,59 @@ static void test_slow_request_is_cut_at_read_timeout(void **state)
     close(fd);
     ebuf_free(&r);
     httpd_free(h);
+    assert_refused_since(&before,
+                         (uint64_t[HTTPD_REFUSED_COUNT]){[HTTPD_REFUSED_READ_TIMEOUT] = 2});
+}
+
+/* Two connections allowed over a pool of two threads (one thread alone
+ * lets MHD's own limit hold the third in the listen backlog): the third is
+ * shut as it opens, counted, and the server answers again once one of the
+ * two has gone. */
+static void test_connection_over_limit_is_shut(void **state)
+{
+    counts before = refused_now();
+    httpd *h = serve((httpd_options){.max_connections = 2, .threads = 2});
+    int held[2] = {dial(httpd_port(h)), dial(httpd_port(h))};
+    send_all(held[0], "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n"); /* both known to the server */
+    send_all(held[1], "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n");
+    for (int i = 0; i < 2; i++) {
+        char b[512];
+        struct pollfd p = {.fd = held[i], .events = POLLIN};
+        assert_int_equal(poll(&p, 1, 5000), 1);
+        assert_true(recv(held[i], b, sizeof b, 0) > 0);
+    }
+    const char *get = "GET /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    int fd = dial(httpd_port(h));
+    send(fd, get, strlen(get), MSG_NOSIGNAL); /* may fail: the server may have shut it */
+    ebuf r;
+    ebuf_init(&r);
+    assert_true(read_until_closed(fd, &r, 5000));
+    assert_int_equal(r.len, 0); /* no answer at all */
+    close(fd);
+    close(held[0]);
+    for (int64_t end = mono_ms() + 5000; r.len == 0 && mono_ms() < end; sleep_ms(50)) {
+        fd = dial(httpd_port(h));
+        send(fd, get, strlen(get), MSG_NOSIGNAL);
+        read_until_closed(fd, &r, 5000);
+        close(fd);
+    }
+    assert_non_null(strstr(r.data, "GET /echo 0"));
+    close(held[1]);
+    ebuf_free(&r);
+    httpd_free(h);
+    counts now = refused_now();
+    /* one for the third connection; retries while the server had not yet
+     * seen held[0] go may add more */
+    assert_true(now.n[HTTPD_REFUSED_TOO_MANY_CONNECTIONS] -
+                    before.n[HTTPD_REFUSED_TOO_MANY_CONNECTIONS] >=
+                1);
 }
 
 /* ---- the auth hook ---- */
 
 static void test_auth_hook_sees_headers_and_access(void **state)
 {
+    counts before = refused_now();
     int calls = 0;
     httpd *h = serve((httpd_options){.auth = key_auth, .auth_ctx = &calls});
     struct {
@@ -232,6 +310,25 @@ static void test_auth_hook_sees_headers_and_access(void **state)
     }
     assert_int_equal(calls, 6);
     httpd_free(h);
+    assert_refused_since(&before, (uint64_t[HTTPD_REFUSED_COUNT]){[HTTPD_REFUSED_UNAUTHORIZED] = 3,
+                                                                   [HTTPD_REFUSED_FORBIDDEN] = 1});
+    metric_set ms;
+    metric_set_init(&ms);
+    httpd_refused_metrics(&ms);
+    ebuf text;
+    ebuf_init(&text);
+    expfmt_write(&text, &ms);
+    ebuf_putc(&text, '\0');
+    assert_non_null(strstr(text.data, "# TYPE ember_http_requests_refused_total counter\n"));
+    for (int r = 0; r < HTTPD_REFUSED_COUNT; r++) {
+        char line[160];
+        snprintf(line, sizeof line, "ember_http_requests_refused_total{reason=\"%s\"} %llu\n",
+                 httpd_refusal_name((httpd_refusal)r),
+                 (unsigned long long)httpd_refused((httpd_refusal)r));
+        assert_non_null(strstr(text.data, line));
+    }
+    ebuf_free(&text);
+    metric_set_free(&ms);
 }
 
 /* ---- TLS ---- */
@@ -372,6 +469,7 @@ int main(void)
         cmocka_unit_test(test_declared_body_over_limit_is_413_at_once),
         cmocka_unit_test(test_chunked_body_past_limit_closes),
         cmocka_unit_test(test_slow_request_is_cut_at_read_timeout),
+        cmocka_unit_test(test_connection_over_limit_is_shut),
         cmocka_unit_test(test_auth_hook_sees_headers_and_access),
         cmocka_unit_test(test_https_and_reload),
     };
