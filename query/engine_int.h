@@ -1,5 +1,5 @@
 /*
- * engine_int.h — what the evaluator's files (engine.c, eval_call.c,
+ * engine_int.h — what the evaluator's files (engine.c, collector.c, eval_call.c,
  * eval_binary.c, eval_aggr.c) share: the evaluator state, the value of a
  * node over all steps, and the output collector.
  *
