@@ -13,7 +13,9 @@
  * with the evaluation time), a scalar, a string or a matrix (a range
  * selector at the top).  A range query always gives a matrix, sorted by
  * label set.  An instant vector is in the order the query defines (sort,
- * sort_desc, topk, bottomk), otherwise sorted by label set.
+ * sort_desc, topk, bottomk), otherwise in the order Prometheus produces
+ * (selectors by label set, operators in their left operand's order,
+ * aggregations by each group's first series).
  *
  * Every limit ends the query with an error, never the process: the deadline
  * (timeout), a cancel flag, max_samples (points held at once, as

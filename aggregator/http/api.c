@@ -88,6 +88,7 @@ void api_self_metrics(aggregator *agg, metric_set *ms)
     api_write_metrics(ms);
     forwarder_metrics(agg->fwd, ms);
     api_query_metrics(agg, ms);
+    httpd_refused_metrics(ms);
     procstats_collect(ms);
 }
 

@@ -1,11 +1,12 @@
 /*
- * test_http_auth.c — aggregator/http/auth.c: the web: section (keys,
- * relative paths, errors with line and column) and the API server guarded
- * by it, on a real store over loopback: no credentials configured changes
- * nothing; otherwise 401 with WWW-Authenticate and Prometheus's JSON error
- * envelope, basic and bearer credentials with read and write roles (403
- * for a reader's import, which stores nothing), open health paths, and
- * credentials swapped in place.
+ * test_http_auth.c — common/web_auth.c as the aggregator uses it
+ * (aggregator/http/auth.h): the web: section (keys, relative paths, errors
+ * with line and column) and the API server guarded by it, on a real store
+ * over loopback: no credentials configured changes nothing; otherwise 401
+ * with WWW-Authenticate and Prometheus's JSON error envelope, basic and
+ * bearer credentials with read and write roles (403 for a reader's import,
+ * which stores nothing), open health paths, credentials swapped in place,
+ * and the refusals counted on /metrics.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -299,6 +300,41 @@ static void test_roles(void **state)
     assert_int_equal(stored(f, "auth_test"), 2);
 }
 
+/* The value of ember_http_requests_refused_total{reason} on /metrics. */
+static double refused_on_metrics(const fixture *f, const char *reason)
+{
+    reply r;
+    call(f, "/metrics", NULL, "reader:reader-pw", NULL, &r);
+    assert_int_equal(r.status, 200);
+    char line[128];
+    snprintf(line, sizeof line, "\nember_http_requests_refused_total{reason=\"%s\"} ", reason);
+    const char *p = strstr(r.body.data, line);
+    if (!p)
+        fail_msg("no %s in /metrics", line + 1);
+    double v = strtod(p + strlen(line), NULL);
+    ebuf_free(&r.body);
+    return v;
+}
+
+/* Each refusal shows on /metrics by reason (the counters are the
+ * process's, so the test reads them before and after). */
+static void test_refusals_on_metrics(void **state)
+{
+    fixture *f = *state;
+    double unauthorized = refused_on_metrics(f, "unauthorized");
+    double forbidden = refused_on_metrics(f, "forbidden");
+    double too_large = refused_on_metrics(f, "too_large");
+    assert_int_equal(status_of(f, "/api/v1/labels", NULL, NULL, NULL), 401);
+    assert_int_equal(status_of(f, "/api/v1/labels", NULL, "reader:nope", NULL), 401);
+    assert_int_equal(status_of(f, "/api/v1/write", "x", "reader:reader-pw", NULL), 403);
+    assert_true(refused_on_metrics(f, "unauthorized") == unauthorized + 2);
+    assert_true(refused_on_metrics(f, "forbidden") == forbidden + 1);
+    assert_true(refused_on_metrics(f, "too_large") == too_large);
+    /* every reason is there, zero or not */
+    assert_true(refused_on_metrics(f, "too_many_connections") >= 0);
+    assert_true(refused_on_metrics(f, "read_timeout") >= 0);
+}
+
 static void test_credentials_replaced(void **state)
 {
     fixture *f = *state;
@@ -329,6 +365,8 @@ int main(void)
                                                  WEB_YAML),
         cmocka_unit_test_prestate_setup_teardown(test_roles, setup, teardown, WEB_YAML),
         cmocka_unit_test_prestate_setup_teardown(test_credentials_replaced, setup, teardown,
+                                                 WEB_YAML),
+        cmocka_unit_test_prestate_setup_teardown(test_refusals_on_metrics, setup, teardown,
                                                  WEB_YAML),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
