@@ -264,20 +264,22 @@ print_status() {
 index_of() { local i; for i in "${!NAMES[@]}"; do [ "${NAMES[$i]}" = "$1" ] && echo "$i"; done; }
 
 print_queries() {
-  local q="curl -s 'http://127.0.0.1:$API_PORT/api/v1/query?query="
+  local q="curl -s http://127.0.0.1:$API_PORT/api/v1/query --data-urlencode"
   cat <<MSG
 
 Ember is running on this machine (logs in $DATA/logs/).  Series arrive
-within ${INTERVAL}; try:
-  ${q}gpu_utilization_percent'
-  ${q}training_loss'
-  ${q}app_requests_total'
-  ${q}node_load1'
+within ${INTERVAL}; try (Grafana: a Prometheus datasource at
+http://127.0.0.1:$API_PORT):
+  $q 'query=avg by (gpu_id) (gpu_utilization_percent)'
+  $q 'query=training_loss'
+  $q 'query=sum by (status) (rate(app_requests_total[1m]))'
+  $q 'query=histogram_quantile(0.95, sum by (le) (rate(inference_latency_seconds_bucket[1m])))'
+  $q 'query=1 - avg(rate(node_cpu_seconds_total{mode="idle"}[1m]))'
 MSG
   if [ $SERVICES -eq 1 ]; then
-    echo "  ${q}nginx_connections_active'"
-    echo "  ${q}redis_up'"
-    echo "  ${q}pg_up'"
+    echo "  $q 'query=nginx_connections_active'"
+    echo "  $q 'query=redis_up'"
+    echo "  $q 'query=pg_up'"
   fi
   echo
   echo "Press Ctrl-C to stop."
