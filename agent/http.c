@@ -21,7 +21,7 @@
 
 struct agent_http {
     httpd *srv;
-    web_auth *auth; /* NULL: unguarded */
+    web_auth *auth; /* lets everything in while no credentials are configured */
 };
 
 static void gauge(metric_set *ms, const char *name, const char *help, double v)

@@ -1,6 +1,6 @@
 /*
  * sender.h — delivers the spooled batches to the aggregator over nng
- * REQ/REP, strictly in seq order, one batch in flight.
+ * REQ/REP, in seq order, several batches in flight.
  *
  * Batches go to the disk spool first (spool.h) and leave it only on an Ack:
  * OK, or REJECTED, which is logged and counted because resending cannot
@@ -12,7 +12,12 @@
  * with full jitter (backoff.h) before the next; the collection loop never
  * waits for the network.  sender_flush() is the same work done once, in
  * the caller's thread, without waiting between attempts (tests, tools).
- * Every attempt is bounded by the per-batch timeout (connect, send and Ack
+ * Up to max_in_flight batches are outstanding, each on its own REQ
+ * context and naming the one sent before it (after_seq), so the aggregator
+ * applies them in seq order; when the oldest is not acknowledged, all of
+ * them are resent in seq order.  Batches travel compressed against a base
+ * batch of the connection (proto/wire_delta.h) when the aggregator agrees.
+ * Every batch is bounded by the per-batch timeout (connect, send and Ack
  * together).  A failed attempt abandons the connection: the next one dials
  * afresh, on the next address when there are several (failover), so a
  * half-dead TCP connection after a cut link is never waited on.
@@ -55,7 +60,8 @@ typedef struct sender_stats {
     uint64_t failovers;     /* switches to the next aggregator address */
     uint64_t auth_rejected; /* Hellos the aggregator refused (invalid token) */
     uint64_t errors[SEND_ERR_COUNT];
-    unsigned in_flight;      /* batches sent and not yet answered: 0 or 1 */
+    unsigned in_flight;      /* batches sent and not yet answered */
+    uint64_t unknown_base;   /* batches resent whole: the aggregator lost the session's base */
     int reachable;           /* 1 yes, 0 no, -1 not known yet */
     int64_t last_success_ms; /* wall clock of the last Ack OK; 0 = never */
     /* batches the spool dropped while they were on the wire, acknowledged
@@ -69,6 +75,7 @@ typedef struct sender_options {
     int64_t min_backoff_ms; /* first wait after a failure; 0: 100 ms */
     int64_t max_backoff_ms; /* the wait's ceiling; 0: 5 s */
     uint64_t seed;          /* of the jitter; 0: from the clock */
+    unsigned max_in_flight; /* batches sent before the oldest is answered; 0: 4 */
     const char *token;      /* sent in Hello; NULL: none */
     /* tls+tcp:// addresses: the CA that signed the aggregator's certificate,
      * the DNS name to verify it against, and our own certificate and key

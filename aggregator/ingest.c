@@ -44,8 +44,8 @@ typedef struct worker {
     nng_aio *aio;
     nng_ctx ctx;
     struct ingest *in;
-    incoming cur;  /* W_PARKED: the batch waiting */
-    bool woken;    /* W_PARKED: its predecessor is committed (under in->mu) */
+    incoming cur; /* W_PARKED: the batch waiting */
+    bool woken;   /* W_PARKED: its predecessor is committed (under in->mu) */
 } worker;
 
 /* What one connection has proven. */
@@ -56,7 +56,7 @@ typedef struct pipe_state {
     pipe_auth auth;
     int token; /* index of the token it proved, -1: none */
     char address[128];
-    uint32_t features; /* WIRE_FEATURE_* agreed in its Hello */
+    uint32_t features;  /* WIRE_FEATURE_* agreed in its Hello */
     wire_base bases[2]; /* batches kept for delta decoding (wire_delta.h) */
 } pipe_state;
 
@@ -157,16 +157,28 @@ static void format_addr(nng_pipe p, char *out, size_t len)
              (unsigned)(port[0] << 8 | port[1]));
 }
 
+/* The pipe's state, made when new: the first message of a connection may be
+ * handled before nng's ADD_POST event for it. */
+static pipe_state *pipe_get(ingest *in, nng_pipe p)
+{
+    uint32_t id = (uint32_t)nng_pipe_id(p);
+    pipe_state *ps = pipe_find(in, id);
+    if (ps)
+        return ps;
+    EM_GROW(in->pipes, in->pipes_cap, in->npipes + 1);
+    ps = &in->pipes[in->npipes++];
+    *ps = (pipe_state){.id = id, .auth = P_NO_HELLO, .token = -1};
+    format_addr(p, ps->address, sizeof ps->address);
+    return ps;
+}
+
 static void pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
     ingest *in = arg;
     uint32_t id = (uint32_t)nng_pipe_id(p);
     pthread_mutex_lock(&in->mu);
     if (ev == NNG_PIPE_EV_ADD_POST) {
-        EM_GROW(in->pipes, in->pipes_cap, in->npipes + 1);
-        pipe_state *ps = &in->pipes[in->npipes++];
-        *ps = (pipe_state){.id = id, .auth = P_NO_HELLO, .token = -1};
-        format_addr(p, ps->address, sizeof ps->address);
+        pipe_get(in, p);
     } else {
         pipe_state *ps = pipe_find(in, id);
         if (ps) {
@@ -221,12 +233,12 @@ static void reject(ingest *in, ingest_reject why, uint64_t seq, const char *agen
     reply(out, seq, EMBER__ACK__STATUS__REJECTED, reason, 0);
 }
 
-static void handle_hello(ingest *in, const Ember__Hello *h, uint32_t pipe, ebuf *out)
+static void handle_hello(ingest *in, const Ember__Hello *h, nng_pipe pipe, ebuf *out)
 {
     atomic_fetch_add(&in->hellos, 1);
     int tok = in->opt.ntokens ? token_find(in, h->token ? h->token : "") : -1;
     pthread_mutex_lock(&in->mu);
-    pipe_state *ps = pipe_find(in, pipe);
+    pipe_state *ps = pipe_get(in, pipe);
     ingest_agent *a = agent_seen(in, h->agent_id, ps);
     snprintf(a->version, sizeof a->version, "%s", h->version);
     for (size_t i = 0; i < h->n_static_labels; i++)
@@ -642,11 +654,13 @@ static bool decode_incoming(ingest *in, incoming *m, ebuf *out)
         reply(out, 0, EMBER__ACK__STATUS__UNKNOWN_BASE, err, 0);
         return false;
     }
-    m->raw = wire_decompress(p + frame, len - frame, base.raw, base.len, &m->rawlen, err,
-                             sizeof err);
+    m->raw =
+        wire_decompress(p + frame, len - frame, base.raw, base.len, &m->rawlen, err, sizeof err);
     wire_base_clear(&base);
     m->env = m->raw ? wire_decode_raw(m->raw, m->rawlen, err, sizeof err) : NULL;
-    if (!m->env)
+    if (!m->env && base_seq) /* never lose a batch to a base that differs: resend whole */
+        reply(out, 0, EMBER__ACK__STATUS__UNKNOWN_BASE, err, 0);
+    else if (!m->env)
         reject(in, INGEST_REJ_MALFORMED, 0, NULL, err, out);
     return m->env != NULL;
 }
@@ -668,9 +682,12 @@ static bool handle_message(ingest *in, worker *w, ebuf *out)
     if (!decode_incoming(in, m, out))
         return false;
     if (m->env->body_case == EMBER__ENVELOPE__BODY_HELLO)
-        handle_hello(in, m->env->hello, m->pipe, out);
-    else if (admit_batch(in, m->env->batch, m->pipe, out))
-        return park_if_early(in, w) || (commit_batch(in, m, out), false);
+        handle_hello(in, m->env->hello, nng_msg_get_pipe(m->msg), out);
+    else if (admit_batch(in, m->env->batch, m->pipe, out)) {
+        if (park_if_early(in, w))
+            return true;
+        commit_batch(in, m, out);
+    }
     return false;
 }
 

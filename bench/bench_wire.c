@@ -6,7 +6,10 @@
  * machine plus an 8-GPU simulator, taken `rounds` times with the simulator
  * advanced 15 s between rounds (one round = one agent interval).  Each side
  * encodes the same rounds, `per_batch` rounds per message:
- *   ember:        Envelope{Batch} with its symbol table, zstd (proto/wire.c);
+ *   ember:        Envelope{Batch} with its symbol table, zstd (proto/wire.c),
+ *                 as spooled (self-contained) and as the sender puts it on the
+ *                 wire: compressed against the connection's base batch
+ *                 (proto/wire_delta.h), a new base every WIRE_BASE_EVERY;
  *   remote write: WriteRequest{TimeSeries...} protobuf, snappy block format,
  *                 one TimeSeries per series with all its samples, as
  *                 Prometheus's queue manager sends them.
@@ -93,7 +96,7 @@ static size_t encode_ember_session(metric_set *rounds, int n, uint64_t seq, wire
     size_t rawlen;
     uint8_t *raw = wire_decompress(spooled.data, spooled.len, NULL, 0, &rawlen, err, sizeof err);
     bool keep = !base->seq || seq - base->seq >= WIRE_BASE_EVERY;
-    wire_delta_encode(&m, raw, rawlen, base, keep ? WIRE_DELTA_KEEP : 0, 0);
+    wire_delta_encode(&m, raw, rawlen, base, keep ? WIRE_DELTA_KEEP : 0, 0, NULL);
     if (keep) /* acknowledged before the next one, as with one batch in flight */
         wire_base_set(base, seq, raw, rawlen);
     size_t len = m.len;

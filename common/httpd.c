@@ -534,7 +534,7 @@ static bool guards_pass(httpd *h, struct MHD_Connection *conn, const char *path,
             .method = r ? r->method : method, .path = path, .body = "", .conn = conn};
         if (!h->o.auth(h->o.auth_ctx, &req, r ? r->access : 0, resp)) {
             refusal_count(resp->status == MHD_HTTP_UNAUTHORIZED ? HTTPD_REFUSED_UNAUTHORIZED
-                                                                 : HTTPD_REFUSED_FORBIDDEN);
+                                                                : HTTPD_REFUSED_FORBIDDEN);
             return false;
         }
     }

@@ -386,6 +386,14 @@ static int role_of(const web_auth *a, const char *authz)
     return -1;
 }
 
+int web_auth_role(web_auth *a, const char *authorization)
+{
+    pthread_rwlock_rdlock(&a->lock);
+    int r = role_of(a, authorization);
+    pthread_rwlock_unlock(&a->lock);
+    return r;
+}
+
 static bool is_open(const web_config *c, const char *path)
 {
     for (size_t i = 0; i < c->open_paths.n; i++)

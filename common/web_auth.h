@@ -79,5 +79,8 @@ web_auth *web_auth_new(web_config *c, web_error_fn error);
 void web_auth_replace(web_auth *a, web_config *c);
 void web_auth_free(web_auth *a);
 bool web_auth_check(void *ctx, const httpd_request *req, int access, httpd_response *resp);
+/* The role an Authorization header value ("Basic ...", "Bearer ...")
+ * grants, or -1 (what web_auth_check decides with). */
+int web_auth_role(web_auth *a, const char *authorization);
 
 #endif

@@ -161,8 +161,7 @@ void wire_encode_hello(ebuf *out, const char *agent_id, const char *version,
 }
 
 void wire_encode_hello_features(ebuf *out, const char *agent_id, const char *version,
-                                const labelset *static_labels, const char *token,
-                                uint32_t features)
+                                const labelset *static_labels, const char *token, uint32_t features)
 {
     Ember__Hello h = EMBER__HELLO__INIT;
     h.features = features;

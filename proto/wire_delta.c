@@ -56,7 +56,7 @@ static size_t append_after_seq(uint8_t *p, uint64_t seq)
 }
 
 void wire_delta_encode(ebuf *out, const uint8_t *raw, size_t rawlen, const wire_base *base,
-                       uint32_t flags, uint64_t after_seq)
+                       uint32_t flags, uint64_t after_seq, wire_base *sent)
 {
     bool with_base = base && base->seq;
     if (with_base || flags) {
@@ -76,6 +76,8 @@ void wire_delta_encode(ebuf *out, const uint8_t *raw, size_t rawlen, const wire_
         src = tmp;
     }
     wire_compress(out, src, rawlen, with_base ? base->raw : NULL, with_base ? base->len : 0);
+    if (sent) /* exactly what the receiver decompresses: its base if kept */
+        wire_base_set(sent, sent->seq, src, rawlen);
     free(tmp);
 }
 

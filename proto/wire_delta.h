@@ -26,11 +26,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WIRE_FEATURE_DELTA 1u        /* Hello/Ack features: bases understood */
-#define WIRE_DELTA_KEEP 1u           /* flags: keep this batch as a base */
-#define WIRE_MAX_BASE (4u << 20)     /* a larger batch is never kept */
-#define WIRE_DELTA_HEADER 20         /* bytes of the skippable frame */
-#define WIRE_BASE_EVERY 32           /* the agent keeps a new base this many seqs on */
+#define WIRE_FEATURE_DELTA 1u    /* Hello/Ack features: bases understood */
+#define WIRE_DELTA_KEEP 1u       /* flags: keep this batch as a base */
+#define WIRE_MAX_BASE (4u << 20) /* a larger batch is never kept */
+#define WIRE_DELTA_HEADER 20     /* bytes of the skippable frame */
+#define WIRE_BASE_EVERY 32       /* the agent keeps a new base this many seqs on */
 
 /* A base: one batch's raw Envelope, seq 0 = none. */
 typedef struct wire_base {
@@ -46,10 +46,12 @@ void wire_base_clear(wire_base *b);
  * Encode a raw Envelope for the wire: compressed against base (NULL or
  * seq 0: self-contained), flags WIRE_DELTA_KEEP or 0, and after_seq (0:
  * none) added to the Envelope.  Without base, flags and after_seq the
- * result is exactly a self-contained message.
+ * result is exactly a self-contained message.  sent (may be NULL) gets the
+ * raw bytes compressed, after_seq included: what the receiver keeps as its
+ * base (its seq is left as the caller set it).
  */
 void wire_delta_encode(ebuf *out, const uint8_t *raw, size_t rawlen, const wire_base *base,
-                       uint32_t flags, uint64_t after_seq);
+                       uint32_t flags, uint64_t after_seq, wire_base *sent);
 
 /* The header of a message: 1 (base_seq and flags set; *frame = offset of
  * the zstd frame), 0 (self-contained: base_seq = flags = 0, *frame = 0) or

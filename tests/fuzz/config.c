@@ -1,24 +1,33 @@
 /*
  * config.c — libFuzzer target for the settings loader (common/options.c,
- * common/config_yaml.c) and the value parsers behind it.
+ * common/config_yaml.c), the value parsers behind it, and the aggregator's
+ * remote_write section (aggregator/forward/config.c).
  *
- * Each input is used three ways:
+ * Each input is used four ways:
  *   1. as a YAML config (opts_load_yaml_buffer, no filesystem) against a
  *      table with every kind of setting;
  *   2. split at newlines, as a command line for opts_load, with a table
  *      that has no directory or file settings and with --config, --help and
  *      --version removed, so a run never touches the disk or stdout;
  *   3. each line through parse_duration_ms / parse_bytes, checking that a
- *      parsed duration survives format_duration_ms and parsing again.
+ *      parsed duration survives format_duration_ms and parsing again;
+ *   4. as an aggregator config file's remote_write section
+ *      (fwd_config_parse): a failure says why; every destination of a
+ *      success has an http(s) URL and a queue its checks let through.
+ *      Its *_file keys read the files they name (that is the parser's
+ *      job), so stdin is /dev/null: /dev/stdin cannot block a run.
  * Everything is freed every time, so LeakSanitizer sees any leak.
  */
+#include "aggregator/forward/forward.h"
 #include "common/etime.h"
 #include "common/mem.h"
 #include "common/options.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct {
@@ -112,9 +121,39 @@ static void fuzz_flags(const uint8_t *data, size_t size)
         free(argv[i]);
 }
 
+static void fuzz_remote_write(const uint8_t *data, size_t size)
+{
+    fwd_config fc = {0};
+    char err[512] = "";
+    if (fwd_config_parse(&fc, "fuzz.yml", (const char *)data, size, err, sizeof err) != 0) {
+        if (!err[0])
+            abort(); /* a failure always says why */
+    } else {
+        for (size_t i = 0; i < fc.n; i++) {
+            const fwd_dest_config *d = &fc.v[i];
+            if (!d->url || (strncmp(d->url, "http://", 7) && strncmp(d->url, "https://", 8)))
+                abort();
+            if (d->q.capacity < 1 || d->q.max_shards < d->q.min_shards ||
+                d->q.min_backoff_ms > d->q.max_backoff_ms)
+                abort();
+        }
+    }
+    fwd_config_free(&fc);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    if (!freopen("/dev/null", "r", stdin))
+        abort();
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fuzz_yaml(data, size);
     fuzz_flags(data, size);
+    fuzz_remote_write(data, size);
     return 0;
 }

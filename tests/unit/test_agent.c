@@ -158,8 +158,9 @@ static void test_sender_in_order_with_retry_and_reject(void **state)
     char dir[256], err[256];
     spool *sp = open_spool(dir, sizeof dir, NULL);
     sender *s;
-    assert_int_equal(sender_open(a.url, "agent", NULL, &(sender_options){.timeout_ms = 2000}, sp,
-                                 &s, err, sizeof err),
+    assert_int_equal(sender_open(a.url, "agent", NULL,
+                                 &(sender_options){.timeout_ms = 2000, .max_in_flight = 1}, sp, &s,
+                                 err, sizeof err),
                      0);
     for (uint64_t seq = 1; seq <= 3; seq++)
         enqueue(s, seq);
@@ -177,8 +178,9 @@ static void test_sender_in_order_with_retry_and_reject(void **state)
     sender_close(s);
     spool_close(sp);
     assert_int_equal(spool_open(dir, NULL, &sp, err, sizeof err), SPOOL_OK);
-    assert_int_equal(sender_open(a.url, "agent", NULL, &(sender_options){.timeout_ms = 2000}, sp,
-                                 &s, err, sizeof err),
+    assert_int_equal(sender_open(a.url, "agent", NULL,
+                                 &(sender_options){.timeout_ms = 2000, .max_in_flight = 1}, sp, &s,
+                                 err, sizeof err),
                      0);
     f.s = s;
     nng_thread_create(&th, flush_thread, &f);

@@ -18,6 +18,7 @@
 #include "aggregator/http/auth.h"
 #include "aggregator/tsdb/tsdb.h"
 #include "common/fsutil.h"
+#include "tests/unit/http_call.h"
 
 #include <curl/curl.h>
 #include <stdio.h>
@@ -141,6 +142,9 @@ static int setup(void **state)
     f->agg.lookback_ms = 5 * 60 * 1000;
     f->agg.query_timeout_ms = 60 * 1000;
     f->agg.gate = query_gate_new(4);
+    ingest_options io = {0}; /* /metrics reports on it */
+    if (ingest_start("tcp://127.0.0.1:0", f->agg.db, &io, &f->agg.in, err, sizeof err) != 0)
+        fail_msg("ingest: %s", err);
     f->auth = auth_from(*state ? *state : "");
     f->h =
         api_server_new_with(&f->agg, &(httpd_options){.auth = web_auth_check, .auth_ctx = f->auth});
@@ -156,6 +160,7 @@ static int teardown(void **state)
     fixture *f = *state;
     httpd_free(f->h);
     web_auth_free(f->auth);
+    ingest_stop(f->agg.in);
     query_gate_free(f->agg.gate);
     tsdb_close(f->agg.db);
     fs_rmtree(f->dir);
@@ -163,56 +168,15 @@ static int teardown(void **state)
     return 0;
 }
 
-typedef struct reply {
-    long status;
-    ebuf body;
-    char www[256]; /* every WWW-Authenticate, joined with '|' */
-} reply;
-
-static size_t on_body(char *p, size_t size, size_t n, void *ud)
-{
-    ebuf_append(ud, p, size * n);
-    return size * n;
-}
-
-static size_t on_header(char *p, size_t size, size_t n, void *ud)
-{
-    reply *r = ud;
-    const char *name = "WWW-Authenticate: ";
-    size_t len = size * n, nl = strlen(name);
-    if (len > nl && strncasecmp(p, name, nl) == 0) {
-        size_t used = strlen(r->www);
-        snprintf(r->www + used, sizeof r->www - used, "%s%.*s", used ? "|" : "",
-                 (int)(len - nl - 2), p + nl);
-    }
-    return len;
-}
+typedef http_reply reply;
 
 /* path with POST body post (NULL: GET); userpwd "u:p" or header "Authorization: ...". */
 static void call(const fixture *f, const char *path, const char *post, const char *userpwd,
                  const char *header, reply *r)
 {
-    char url[256];
+    char url[512];
     snprintf(url, sizeof url, "http://127.0.0.1:%u%s", f->port, path);
-    memset(r, 0, sizeof *r);
-    ebuf_init(&r->body);
-    CURL *c = curl_easy_init();
-    struct curl_slist *h = header ? curl_slist_append(NULL, header) : NULL;
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->body);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    if (userpwd)
-        curl_easy_setopt(c, CURLOPT_USERPWD, userpwd);
-    if (post)
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, post);
-    if (curl_easy_perform(c) == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    ebuf_putc(&r->body, '\0');
+    http_call(url, &(http_call_opts){.post = post, .userpwd = userpwd, .header = header}, r);
 }
 
 static long status_of(const fixture *f, const char *path, const char *post, const char *userpwd,
@@ -303,16 +267,11 @@ static void test_roles(void **state)
 /* The value of ember_http_requests_refused_total{reason} on /metrics. */
 static double refused_on_metrics(const fixture *f, const char *reason)
 {
-    reply r;
-    call(f, "/metrics", NULL, "reader:reader-pw", NULL, &r);
-    assert_int_equal(r.status, 200);
-    char line[128];
-    snprintf(line, sizeof line, "\nember_http_requests_refused_total{reason=\"%s\"} ", reason);
-    const char *p = strstr(r.body.data, line);
-    if (!p)
-        fail_msg("no %s in /metrics", line + 1);
-    double v = strtod(p + strlen(line), NULL);
-    ebuf_free(&r.body);
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/metrics", f->port);
+    double v = http_refused_at(url, &(http_call_opts){.userpwd = "reader:reader-pw"}, reason);
+    if (v < 0)
+        fail_msg("no %s refusals on /metrics", reason);
     return v;
 }
 

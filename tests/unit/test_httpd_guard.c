@@ -310,8 +310,9 @@ static void test_auth_hook_sees_headers_and_access(void **state)
     }
     assert_int_equal(calls, 6);
     httpd_free(h);
-    assert_refused_since(&before, (uint64_t[HTTPD_REFUSED_COUNT]){[HTTPD_REFUSED_UNAUTHORIZED] = 3,
-                                                                   [HTTPD_REFUSED_FORBIDDEN] = 1});
+    assert_refused_since(&before,
+                         (uint64_t[HTTPD_REFUSED_COUNT]){
+                             [HTTPD_REFUSED_UNAUTHORIZED] = 3, [HTTPD_REFUSED_FORBIDDEN] = 1});
     metric_set ms;
     metric_set_init(&ms);
     httpd_refused_metrics(&ms);
