@@ -58,8 +58,14 @@ static void delivery_metrics(const sender_stats *st, metric_set *ms)
             (double)st->resends);
     counter(ms, "ember_agent_failovers_total", "Switches to the next aggregator address.",
             (double)st->failovers);
+    counter(ms, "ember_agent_unknown_base_total",
+            "Batches sent again whole: the aggregator no longer held the connection's base.",
+            (double)st->unknown_base);
     gauge(ms, "ember_agent_batches_in_flight", "Batches sent and waiting for their Ack.",
           (double)st->in_flight);
+    gauge(ms, "ember_agent_batches_in_flight_max",
+          "The window: batches sent before the oldest is acknowledged (--sender.max-in-flight).",
+          (double)st->max_in_flight);
     gauge(ms, "ember_agent_aggregator_reachable",
           "1 when the last attempt got an answer, 0 when not, -1 before the first.",
           (double)st->reachable);

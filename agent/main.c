@@ -36,6 +36,7 @@ typedef struct settings {
     int64_t scrape_timeout_ms;
     int64_t send_timeout_ms, sender_timeout_ms;
     int64_t min_backoff_ms, max_backoff_ms;
+    int64_t max_in_flight;
     char *http_listen;
     char *web_file; /* the config file, when it has web: (TLS, users, tokens) */
     char *spool_dir;
@@ -84,6 +85,8 @@ static const opt_spec specs[] = {
      "shortest wait before resending after a failed attempt", "DUR"},
     {"sender.max-backoff", OPT_DURATION, &cfg.max_backoff_ms, "5s",
      "longest wait before resending (the wait doubles per failure, with full jitter)", "DUR"},
+    {"sender.max-in-flight", OPT_INT, &cfg.max_in_flight, "4",
+     "batches sent before the oldest is acknowledged (1: one at a time, at most 64)", "N"},
     {"http-listen", OPT_STRING, &cfg.http_listen, NULL,
      "serve the agent's own /metrics and /-/healthy here (default: off; TLS and credentials: "
      "the config file's web: section, re-read on SIGHUP)",
@@ -209,18 +212,20 @@ static int open_spool(spool **out, char *err, size_t errlen)
 }
 
 /*
- * libcurl's global setup touches libcurl's TLS libraries (libcrypto's pages
- * count in our RSS), so it happens only once there is something to scrape.
+ * The scrape client (agent/collect/httpc*.c) keeps process-wide state, the
+ * CA bundle of https targets: it is set up before the first scrape thread
+ * runs, and only once there is something to scrape, so an agent without
+ * targets never holds it.
  */
-static bool curl_ready;
+static bool scrape_ready;
 
-static int need_curl(const scrape_config *sc, char *err, size_t errlen)
+static int scrape_client_init(const scrape_config *sc, char *err, size_t errlen)
 {
-    if (curl_ready || sc->ntargets == 0)
+    if (scrape_ready || sc->ntargets == 0)
         return 0;
     if (collect_scrape_init(err, errlen) != 0)
         return -1;
-    curl_ready = true;
+    scrape_ready = true;
     return 0;
 }
 
@@ -260,8 +265,9 @@ static void reload_targets(scrape_config *sc, agent_config *ac, metric_set *ende
 {
     char err[512], q[600];
     scrape_config next;
-    if (load_targets(&next, err, sizeof err) != 0 || need_curl(&next, err, sizeof err) != 0) {
-        if (next.targets) /* loaded, but libcurl failed */
+    if (load_targets(&next, err, sizeof err) != 0 ||
+        scrape_client_init(&next, err, sizeof err) != 0) {
+        if (next.targets) /* loaded, but the scrape client could not start */
             scrape_config_free(&next);
         log_error("reload failed, keeping the running configuration", "err=%s",
                   log_quote(q, sizeof q, err));
@@ -318,6 +324,7 @@ static int open_sender(const agent_config *ac, spool *sp, sender **snd, char *er
                             cfg.send_timeout_ms ? cfg.send_timeout_ms : cfg.sender_timeout_ms,
                         .min_backoff_ms = cfg.min_backoff_ms,
                         .max_backoff_ms = cfg.max_backoff_ms,
+                        .max_in_flight = (unsigned)cfg.max_in_flight,
                         .token = token,
                         .tls_ca = cfg.tls_ca,
                         .tls_cert = cfg.tls_cert,
@@ -542,7 +549,7 @@ static int run(const host_filters *filters)
         fprintf(stderr, "ember-agent: %s\n", err);
         return 2;
     }
-    if (need_curl(&sc, err, sizeof err) != 0) {
+    if (scrape_client_init(&sc, err, sizeof err) != 0) {
         fprintf(stderr, "ember-agent: %s\n", err);
         scrape_config_free(&sc);
         return 1;
@@ -579,7 +586,8 @@ static int run(const host_filters *filters)
     return rc;
 }
 
-/* The timing settings: positive, and the backoff's bounds in order. */
+/* The timing settings: positive, and the backoff's bounds in order; the
+ * sender's window within its bounds. */
 static int check_timing(char *err, size_t errlen)
 {
     if (cfg.interval_ms <= 0)
@@ -589,6 +597,10 @@ static int check_timing(char *err, size_t errlen)
     if (cfg.min_backoff_ms <= 0 || cfg.max_backoff_ms < cfg.min_backoff_ms)
         return snprintf(err, errlen,
                         "--sender.min-backoff must be positive and at most --sender.max-backoff"),
+               -1;
+    if (cfg.max_in_flight < 1 || cfg.max_in_flight > SENDER_MAX_IN_FLIGHT)
+        return snprintf(err, errlen, "--sender.max-in-flight must be between 1 and %d",
+                        SENDER_MAX_IN_FLIGHT),
                -1;
     return 0;
 }
@@ -684,7 +696,7 @@ int main(int argc, char **argv)
     }
     rc = run(&filters);
     host_filters_free(&filters);
-    if (curl_ready)
+    if (scrape_ready)
         collect_scrape_cleanup();
     opts_free(specs, NSPECS);
     nng_fini();

@@ -1,12 +1,11 @@
 /*
- * sender.c — nng REQ client draining the spool in order (see sender.h).
+ * sender.c — nng REQ client draining the spool in order (see sender.h):
+ * the connection, Hello, reachability and counters, the sending thread and
+ * the sender's life; the batches in flight are sender_window.c's.
  *
  * A Hello goes first on every new connection, so the aggregator learns who
  * is talking whenever the path comes back, and both ends agree whether
- * batches travel against a base (wire_delta.h).  The window is a ring of
- * slots, each a REQ context with its own aio; the thread sends into free
- * slots, then waits for the oldest Ack, since the aggregator applies them
- * in order (after_seq).  One nng_aio carries each
+ * batches travel against a base (wire_delta.h).  One nng_aio carries each
  * exchange with the time left of the attempt's deadline, so the per-batch
  * timeout covers the connection, the send and the Ack, and closing the
  * sender can cancel an exchange at once.  An attempt that gets no answer
@@ -19,22 +18,15 @@
  * socket and the aio; stats and reachability are shared with the
  * collection loop and the HTTP server under mu.
  */
-#include "agent/sender.h"
+#include "agent/sender_int.h"
 
-#include "agent/backoff.h"
 #include "common/err.h"
 #include "common/etime.h"
 #include "common/log.h"
 #include "common/mem.h"
-#include "common/options.h"
-#include "proto/wire.h"
-#include "proto/wire_delta.h"
 
-#include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/tls/tls.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,59 +35,8 @@
 #define DEFAULT_MIN_BACKOFF_MS 100
 #define DEFAULT_MAX_BACKOFF_MS 5000
 #define STILL_DOWN_LOG_MS 60000 /* while unreachable, say so again this often */
-#define DEFAULT_IN_FLIGHT 4
-
-/* One batch in flight: its own REQ context, so several are outstanding. */
-typedef struct slot {
-    nng_ctx ctx;
-    nng_aio *aio;
-    uint64_t seq, drops_before;
-    uint32_t nsamples;
-    int64_t deadline;
-    uint8_t *raw; /* a batch marked keep: the base once acknowledged */
-    size_t rawlen;
-} slot;
 
 enum { ATTEMPT_SENT, ATTEMPT_EMPTY, ATTEMPT_FAILED };
-
-struct sender {
-    /* settings */
-    strlist urls; /* failover order */
-    int64_t timeout_ms;
-    char *token;
-    wire_tls tls;
-    char *agent_id;
-    labelset static_labels;
-    spool *sp;
-    /* the connection: the sending thread's alone */
-    nng_socket sock;
-    bool connected; /* sock is open and dialing */
-    nng_aio *aio;
-    atomic_int pipes; /* live connections of sock */
-    bool need_hello;
-    bool auth_failing;   /* the last Hello was refused: log the next refusal quietly */
-    uint64_t last_tried; /* seq of the last batch sent: a second try is a resend */
-    uint64_t delivered;  /* highest seq acknowledged, even if the spool could not record it */
-    bool ack_failing;    /* the spool could not record the last ack */
-    /* the window, a ring of slots, oldest at head */
-    slot *slots;
-    unsigned nslots, head, nfl;
-    uint64_t last_queued; /* highest seq sent on this connection and not answered */
-    /* the session (wire_delta.h): what Hello agreed, the base in use and
-     * the seq of a batch marked keep and not answered yet */
-    uint32_t features;
-    wire_base base;
-    uint64_t keep_seq;
-    /* shared, under mu */
-    pthread_mutex_t mu;
-    pthread_cond_t wake; /* new batch, or stop */
-    pthread_t thread;
-    bool running, stopping, kicked;
-    size_t cur; /* the address in use */
-    backoff bo;
-    int64_t down_since_ms, down_logged_ms;
-    sender_stats stats;
-};
 
 static const char *const error_names[SEND_ERR_COUNT] = {
     "unreachable", "timeout", "connection", "retry", "rejected", "auth", "bad_ack", "spool",
@@ -153,8 +94,8 @@ static int connect_current(sender *s, char *err, size_t errlen)
         nng_pipe_notify(s->sock, NNG_PIPE_EV_REM_POST, on_pipe, s);
         rv = dial(s, url, err, errlen);
     }
-    for (unsigned i = 0; rv == 0 && i < s->nslots; i++)
-        rv = nng_ctx_open(&s->slots[i].ctx, s->sock);
+    if (rv == 0)
+        rv = window_open_contexts(s);
     if (rv != 0) {
         if (rv > 0)
             err_set(err, errlen, "cannot dial %s: %s", url, nng_strerror(rv));
@@ -181,13 +122,9 @@ static bool ensure_connected(sender *s)
     return false;
 }
 
-/* After an attempt without an answer: close the connection, and move to
- * the next address when there is one. */
-static void drop_window(sender *s);
-
-static void abandon_connection(sender *s)
+void sender_abandon_connection(sender *s)
 {
-    drop_window(s);
+    window_drop(s);
     if (s->connected) {
         nng_close(s->sock);
         s->connected = false;
@@ -203,9 +140,7 @@ static void abandon_connection(sender *s)
              s->urls.v[s->cur]);
 }
 
-/* Start one aio operation, on the socket or on a slot's context, with the
- * time left until the deadline; false (rv set) when it could not start. */
-static bool start_op(sender *s, slot *sl, bool recv, int64_t deadline, int *rv)
+bool sender_start_op(sender *s, slot *sl, bool recv, int64_t deadline, int *rv)
 {
     int64_t left = deadline - mono_ms();
     nng_aio *aio = sl ? sl->aio : s->aio;
@@ -228,15 +163,14 @@ static bool start_op(sender *s, slot *sl, bool recv, int64_t deadline, int *rv)
 static int run_op(sender *s, slot *sl, bool recv, int64_t deadline)
 {
     int rv;
-    if (!start_op(s, sl, recv, deadline, &rv))
+    if (!sender_start_op(s, sl, recv, deadline, &rv))
         return rv;
     nng_aio *aio = sl ? sl->aio : s->aio;
     nng_aio_wait(aio);
     return nng_aio_result(aio);
 }
 
-/* Send data as a new request: 0 or the nng error. */
-static int send_request(sender *s, slot *sl, const void *data, size_t len, int64_t deadline)
+int sender_send_request(sender *s, slot *sl, const void *data, size_t len, int64_t deadline)
 {
     nng_msg *m;
     if (nng_msg_alloc(&m, len) != 0)
@@ -249,10 +183,7 @@ static int send_request(sender *s, slot *sl, const void *data, size_t len, int64
     return rv;
 }
 
-/* The Ack received by aio (the caller frees), or NULL with *why set. */
-static Ember__Ack *take_ack(sender *s, nng_aio *aio, int rv, send_error *why);
-
-static send_error classify(sender *s, int rv)
+send_error sender_classify(sender *s, int rv)
 {
     if (rv == NNG_ETIMEDOUT)
         return atomic_load(&s->pipes) > 0 ? SEND_ERR_TIMEOUT : SEND_ERR_UNREACHABLE;
@@ -264,17 +195,17 @@ static send_error classify(sender *s, int rv)
 static Ember__Ack *exchange(sender *s, const void *data, size_t len, send_error *why)
 {
     int64_t deadline = mono_ms() + s->timeout_ms;
-    int rv = send_request(s, NULL, data, len, deadline);
+    int rv = sender_send_request(s, NULL, data, len, deadline);
     if (rv == 0)
         rv = run_op(s, NULL, true, deadline);
-    return take_ack(s, s->aio, rv, why);
+    return sender_take_ack(s, s->aio, rv, why);
 }
 
-static Ember__Ack *take_ack(sender *s, nng_aio *aio, int rv, send_error *why)
+Ember__Ack *sender_take_ack(sender *s, nng_aio *aio, int rv, send_error *why)
 {
     if (rv != 0) {
         log_debug("no ack", "err=%s", nng_strerror(rv));
-        *why = classify(s, rv);
+        *why = sender_classify(s, rv);
         return NULL;
     }
     nng_msg *r = nng_aio_get_msg(aio);
@@ -332,7 +263,7 @@ static void mark_down(sender *s, send_error why)
     }
 }
 
-static void count_failure(sender *s, send_error why)
+void sender_count_failure(sender *s, send_error why)
 {
     pthread_mutex_lock(&s->mu);
     s->stats.failed_attempts++;
@@ -341,6 +272,21 @@ static void count_failure(sender *s, send_error why)
         mark_down(s, why);
     else if (why != SEND_ERR_SPOOL)
         mark_up(s);
+    pthread_mutex_unlock(&s->mu);
+}
+
+void sender_count_done(sender *s, bool acked)
+{
+    pthread_mutex_lock(&s->mu);
+    if (acked) {
+        s->stats.acked++;
+        s->stats.last_success_ms = now_ms();
+    } else {
+        s->stats.rejected++;
+        s->stats.errors[SEND_ERR_REJECTED]++;
+    }
+    mark_up(s);
+    backoff_reset(&s->bo);
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -386,307 +332,12 @@ static bool send_hello(sender *s)
         s->auth_failing = false;
         return true;
     }
-    count_failure(s, why);
+    sender_count_failure(s, why);
     if (!ack) {
         s->auth_failing = false; /* unreachable: say it again if refused later */
-        abandon_connection(s);
+        sender_abandon_connection(s);
     }
     return false;
-}
-
-static void set_in_flight(sender *s, unsigned n)
-{
-    pthread_mutex_lock(&s->mu);
-    s->stats.in_flight = n;
-    pthread_mutex_unlock(&s->mu);
-}
-
-static void count_done(sender *s, bool acked)
-{
-    pthread_mutex_lock(&s->mu);
-    if (acked) {
-        s->stats.acked++;
-        s->stats.last_success_ms = now_ms();
-    } else {
-        s->stats.rejected++;
-        s->stats.errors[SEND_ERR_REJECTED]++;
-    }
-    mark_up(s);
-    backoff_reset(&s->bo);
-    pthread_mutex_unlock(&s->mu);
-}
-
-static uint64_t dropped_records(sender *s)
-{
-    spool_stats st;
-    spool_get_stats(s->sp, &st);
-    return st.dropped_records;
-}
-
-/*
- * A full spool may drop the oldest segment while its first batch is on the
- * wire; when that batch is acknowledged after all, it was not lost, and the
- * dropped counters must not say it was.
- */
-static void note_delivered_after_drop(sender *s, const spool_record *r, uint64_t drops_before)
-{
-    char err[300];
-    spool_record x;
-    if (dropped_records(s) == drops_before)
-        return;
-    int got = spool_read_after(s->sp, r->seq - 1, &x, err, sizeof err);
-    if (got > 0)
-        free(x.data);
-    if (got == 0 || (got > 0 && x.seq != r->seq)) {
-        pthread_mutex_lock(&s->mu);
-        s->stats.delivered_after_drop++;
-        s->stats.delivered_after_drop_samples += r->nsamples;
-        pthread_mutex_unlock(&s->mu);
-    }
-}
-
-/*
- * The batch is delivered: record it in the spool.  When that fails (a full
- * disk cannot take the "acked" file) delivery goes on from memory; the
- * spool catches up with the next ack that can be recorded, and a restart
- * before that resends batches the aggregator acknowledges as duplicates.
- */
-static void record_ack(sender *s, uint64_t seq)
-{
-    char q[300], err[300];
-    s->delivered = seq;
-    bool ok = spool_ack(s->sp, seq, err, sizeof err) == SPOOL_OK;
-    if (!ok)
-        log_at(s->ack_failing ? LOG_DEBUG : LOG_ERROR,
-               "cannot record ack in spool, delivery goes on", "seq=%llu err=%s",
-               (unsigned long long)seq, log_quote(q, sizeof q, err));
-    else if (s->ack_failing)
-        log_info("acks recorded in spool again", "seq=%llu", (unsigned long long)seq);
-    s->ack_failing = !ok;
-}
-
-/* ---- the window of batches in flight ---------------------------------- */
-
-static size_t pending(sender *s);
-
-static slot *oldest(sender *s)
-{
-    return &s->slots[s->head];
-}
-
-static void slot_release(sender *s, slot *sl)
-{
-    if (sl->seq == s->keep_seq)
-        s->keep_seq = 0;
-    free(sl->raw);
-    sl->raw = NULL;
-    s->head = (s->head + 1) % s->nslots;
-    s->nfl--;
-    set_in_flight(s, s->nfl);
-}
-
-/* Forget every batch in flight (they are resent in seq order later). */
-static void drop_window(sender *s)
-{
-    for (unsigned i = 0; i < s->nslots; i++)
-        nng_aio_cancel(s->slots[i].aio);
-    while (s->nfl > 0) {
-        slot *sl = oldest(s);
-        nng_aio_wait(sl->aio);
-        if (nng_aio_result(sl->aio) == 0)
-            nng_msg_free(nng_aio_get_msg(sl->aio));
-        slot_release(s, sl);
-    }
-    s->last_queued = 0;
-}
-
-/*
- * The spooled (self-contained) batch as it goes on the wire: compressed
- * against the session's base when Hello agreed on it, marked keep when a
- * new base is due, with after_seq when a batch before it is in flight.
- */
-static void encode_for_wire(sender *s, const spool_record *r, slot *sl, ebuf *out)
-{
-    uint64_t after = s->nfl ? s->last_queued : 0;
-    bool delta = s->features & WIRE_FEATURE_DELTA;
-    char err[200];
-    size_t rawlen = 0;
-    uint8_t *raw = (delta || after)
-                       ? wire_decompress(r->data, r->len, NULL, 0, &rawlen, err, sizeof err)
-                       : NULL;
-    if (!raw) { /* as spooled; a batch that does not decompress gets its reason back */
-        ebuf_append(out, r->data, r->len);
-        return;
-    }
-    bool keep = delta && !s->keep_seq && rawlen <= WIRE_MAX_BASE &&
-                (!s->base.seq || r->seq - s->base.seq >= WIRE_BASE_EVERY);
-    wire_base sent = {0};
-    wire_delta_encode(out, raw, rawlen, delta ? &s->base : NULL, keep ? WIRE_DELTA_KEEP : 0, after,
-                      keep ? &sent : NULL);
-    free(raw);
-    if (keep) {
-        s->keep_seq = r->seq;
-        sl->raw = sent.raw;
-        sl->rawlen = sent.len;
-    }
-}
-
-/* Send r in a free slot, its Ack awaited in the background; false (why
- * set) when it could not be sent. */
-static bool send_in_slot(sender *s, const spool_record *r, uint64_t drops_before, send_error *why)
-{
-    slot *sl = &s->slots[(s->head + s->nfl) % s->nslots];
-    *sl = (slot){.ctx = sl->ctx,
-                 .aio = sl->aio,
-                 .seq = r->seq,
-                 .nsamples = r->nsamples,
-                 .drops_before = drops_before,
-                 .deadline = mono_ms() + s->timeout_ms};
-    if (r->seq <= s->last_tried) {
-        pthread_mutex_lock(&s->mu);
-        s->stats.resends++;
-        pthread_mutex_unlock(&s->mu);
-    }
-    s->last_tried = r->seq > s->last_tried ? r->seq : s->last_tried;
-    ebuf m;
-    ebuf_init(&m);
-    encode_for_wire(s, r, sl, &m);
-    int rv = send_request(s, sl, m.data, m.len, sl->deadline);
-    ebuf_free(&m);
-    if (rv == 0 && start_op(s, sl, true, sl->deadline, &rv)) {
-        s->nfl++;
-        s->last_queued = r->seq;
-        set_in_flight(s, s->nfl);
-        return true;
-    }
-    if (sl->seq == s->keep_seq)
-        s->keep_seq = 0;
-    free(sl->raw);
-    sl->raw = NULL;
-    *why = classify(s, rv);
-    return false;
-}
-
-/* Fill the window from the spool; false when sending failed. */
-static bool fill_window(sender *s)
-{
-    char err[300], q[340];
-    while (s->nfl < s->nslots) {
-        spool_record r;
-        uint64_t drops_before = dropped_records(s);
-        uint64_t after = s->nfl ? s->last_queued : s->delivered;
-        int got = spool_read_after(s->sp, after, &r, err, sizeof err);
-        if (got < 0) {
-            log_error("cannot read spool", "err=%s", log_quote(q, sizeof q, err));
-            count_failure(s, SEND_ERR_SPOOL);
-            return s->nfl > 0; /* what is in flight may still be answered */
-        }
-        if (got == 0)
-            return true;
-        send_error why = SEND_ERR_COUNT;
-        bool sent = send_in_slot(s, &r, drops_before, &why);
-        free(r.data);
-        if (!sent) {
-            count_failure(s, why);
-            abandon_connection(s);
-            return false;
-        }
-    }
-    return true;
-}
-
-/* The oldest batch was answered OK or REJECTED: it leaves the spool. */
-static void oldest_done(sender *s, slot *sl, const Ember__Ack *ack)
-{
-    char q[300];
-    spool_record r = {.seq = sl->seq, .nsamples = sl->nsamples};
-    if (ack->status == EMBER__ACK__STATUS__REJECTED) {
-        log_error("batch rejected by aggregator", "seq=%llu reason=%s", (unsigned long long)sl->seq,
-                  log_quote(q, sizeof q, ack->reason));
-        count_done(s, false);
-    } else {
-        count_done(s, true);
-        note_delivered_after_drop(s, &r, sl->drops_before);
-        if (sl->raw) { /* marked keep: both ends hold it now */
-            wire_base_clear(&s->base);
-            s->base = (wire_base){.seq = sl->seq, .raw = sl->raw, .len = sl->rawlen};
-            sl->raw = NULL;
-        }
-    }
-    record_ack(s, sl->seq);
-}
-
-/* The oldest batch was not answered OK: everything in flight is dropped
- * and resent in seq order; a connection that did not answer is abandoned. */
-static void oldest_failed(sender *s, const Ember__Ack *ack, send_error why)
-{
-    char q[300];
-    if (ack && ack->status == EMBER__ACK__STATUS__UNKNOWN_BASE) {
-        pthread_mutex_lock(&s->mu);
-        s->stats.unknown_base++;
-        pthread_mutex_unlock(&s->mu);
-        log_info("aggregator lost the session's base, resending whole", "seq=%llu",
-                 (unsigned long long)oldest(s)->seq);
-        wire_base_clear(&s->base);
-        drop_window(s);
-        s->need_hello = true; /* nng may have reconnected by itself: a new session */
-        return;               /* not a failure: resent at once */
-    }
-    if (ack) {
-        log_warn("batch not committed, will retry", "seq=%llu reason=%s",
-                 (unsigned long long)oldest(s)->seq, log_quote(q, sizeof q, ack->reason));
-        why = SEND_ERR_RETRY;
-    }
-    count_failure(s, why);
-    s->need_hello = true;
-    if (!ack)
-        abandon_connection(s); /* no answer at all: dial afresh, next address first */
-    else
-        drop_window(s);
-}
-
-/* Wait for the oldest batch's Ack; true if the next attempt may follow at once. */
-static bool await_oldest(sender *s)
-{
-    slot *sl = oldest(s);
-    nng_aio_wait(sl->aio);
-    send_error why = SEND_ERR_COUNT;
-    Ember__Ack *ack = take_ack(s, sl->aio, nng_aio_result(sl->aio), &why);
-    bool ok = ack && (ack->status == EMBER__ACK__STATUS__REJECTED ||
-                      (ack->status == EMBER__ACK__STATUS__OK && ack->seq == sl->seq));
-    bool unknown_base = ack && ack->status == EMBER__ACK__STATUS__UNKNOWN_BASE;
-    if (ok) { /* out of the window first: stats never show it acked and in flight */
-        slot done = *sl;
-        sl->raw = NULL;
-        slot_release(s, sl);
-        if (s->nfl == 0)
-            s->last_queued = 0;
-        oldest_done(s, &done, ack);
-        free(done.raw);
-    } else {
-        oldest_failed(s, ack, why);
-    }
-    if (ack)
-        ember__ack__free_unpacked(ack, NULL);
-    return ok || unknown_base;
-}
-
-/* One step: fill the window, then wait for the oldest Ack. */
-static int attempt(sender *s)
-{
-    if (s->nfl == 0 && pending(s) == 0)
-        return ATTEMPT_EMPTY;
-    if (!ensure_connected(s)) {
-        count_failure(s, SEND_ERR_UNREACHABLE);
-        return ATTEMPT_FAILED;
-    }
-    if (s->nfl == 0 && s->need_hello && !send_hello(s))
-        return ATTEMPT_FAILED;
-    if (!fill_window(s))
-        return ATTEMPT_FAILED;
-    if (s->nfl == 0)
-        return ATTEMPT_EMPTY;
-    return await_oldest(s) ? ATTEMPT_SENT : ATTEMPT_FAILED;
 }
 
 /* Batches waiting: those after the last delivered one. */
@@ -703,6 +354,24 @@ static size_t pending(sender *s)
          after = r.seq, n++)
         free(r.data);
     return n;
+}
+
+/* One step: fill the window, then wait for the oldest Ack. */
+static int attempt(sender *s)
+{
+    if (s->nfl == 0 && pending(s) == 0)
+        return ATTEMPT_EMPTY;
+    if (!ensure_connected(s)) {
+        sender_count_failure(s, SEND_ERR_UNREACHABLE);
+        return ATTEMPT_FAILED;
+    }
+    if (s->nfl == 0 && s->need_hello && !send_hello(s))
+        return ATTEMPT_FAILED;
+    if (!window_fill(s))
+        return ATTEMPT_FAILED;
+    if (s->nfl == 0)
+        return ATTEMPT_EMPTY;
+    return window_await_oldest(s) ? ATTEMPT_SENT : ATTEMPT_FAILED;
 }
 
 size_t sender_flush(sender *s)
@@ -793,11 +462,7 @@ static void free_sender(sender *s)
 {
     if (s->aio)
         nng_aio_free(s->aio);
-    for (unsigned i = 0; i < s->nslots; i++)
-        if (s->slots[i].aio)
-            nng_aio_free(s->slots[i].aio);
-    free(s->slots);
-    wire_base_clear(&s->base);
+    window_free(s);
     strlist_free(&s->urls);
     labels_free(&s->static_labels);
     free(s->agent_id);
@@ -842,11 +507,9 @@ int sender_open(const char *urls, const char *agent_id, const labelset *static_l
                  o->seed ? o->seed : (uint64_t)now_ms() ^ ((uint64_t)mono_ms() << 20));
     s->stats.reachable = -1;
     s->sp = sp;
-    s->nslots = o->max_in_flight ? o->max_in_flight : DEFAULT_IN_FLIGHT;
-    s->slots = em_calloc(s->nslots, sizeof(slot));
     int rv = s->urls.n ? nng_aio_alloc(&s->aio, NULL, NULL) : 0;
-    for (unsigned i = 0; rv == 0 && s->urls.n && i < s->nslots; i++)
-        rv = nng_aio_alloc(&s->slots[i].aio, NULL, NULL);
+    int wrv = window_alloc(s, o->max_in_flight, rv == 0 && s->urls.n);
+    rv = rv ? rv : wrv;
     if (s->urls.n == 0 || rv != 0 || connect_current(s, err, errlen) != 0) {
         if (s->urls.n == 0)
             err_set(err, errlen, "no aggregator address in \"%s\"", urls);
@@ -866,13 +529,12 @@ void sender_close(sender *s)
     pthread_mutex_lock(&s->mu);
     s->stopping = true;
     nng_aio_cancel(s->aio); /* an exchange in progress ends now */
-    for (unsigned i = 0; i < s->nslots; i++)
-        nng_aio_cancel(s->slots[i].aio);
+    window_cancel(s);
     pthread_cond_broadcast(&s->wake);
     pthread_mutex_unlock(&s->mu);
     if (s->running)
         pthread_join(s->thread, NULL);
-    drop_window(s); /* their batches stay spooled */
+    window_drop(s); /* their batches stay spooled */
     if (s->connected)
         nng_close(s->sock);
     free_sender(s);

@@ -61,6 +61,7 @@ typedef struct sender_stats {
     uint64_t auth_rejected; /* Hellos the aggregator refused (invalid token) */
     uint64_t errors[SEND_ERR_COUNT];
     unsigned in_flight;      /* batches sent and not yet answered */
+    unsigned max_in_flight;  /* the window: at most this many in flight */
     uint64_t unknown_base;   /* batches resent whole: the aggregator lost the session's base */
     int reachable;           /* 1 yes, 0 no, -1 not known yet */
     int64_t last_success_ms; /* wall clock of the last Ack OK; 0 = never */
@@ -70,12 +71,15 @@ typedef struct sender_stats {
     spool_stats spool; /* dropped_*: what was really lost */
 } sender_stats;
 
+#define SENDER_MAX_IN_FLIGHT 64 /* a larger window is cut to this */
+
 typedef struct sender_options {
     int64_t timeout_ms;     /* of one attempt: connect, send and Ack */
     int64_t min_backoff_ms; /* first wait after a failure; 0: 100 ms */
     int64_t max_backoff_ms; /* the wait's ceiling; 0: 5 s */
     uint64_t seed;          /* of the jitter; 0: from the clock */
-    unsigned max_in_flight; /* batches sent before the oldest is answered; 0: 4 */
+    unsigned max_in_flight; /* batches sent before the oldest is answered; 0: 4,
+                             * at most SENDER_MAX_IN_FLIGHT */
     const char *token;      /* sent in Hello; NULL: none */
     /* tls+tcp:// addresses: the CA that signed the aggregator's certificate,
      * the DNS name to verify it against, and our own certificate and key

@@ -2,84 +2,25 @@
  * ingest.c — nng REP server with one context per worker (the nng "async
  * server" pattern): each worker loops recv → handle → send in aio callbacks,
  * so batches from several agents are committed concurrently.  Owns the
- * per-connection authentication state, the ingest limits and the table of
- * known agents (see ingest.h).
+ * authentication of connections, the ingest limits, the commits and the
+ * table of known agents (see ingest.h); each connection's state, its bases
+ * and the order of pipelined batches are ingest_session.c's.
  */
-#include "aggregator/ingest.h"
+#include "aggregator/ingest_int.h"
 
-#include "common/buf.h"
 #include "common/etime.h"
 #include "common/log.h"
 #include "common/mem.h"
-#include "common/strmap.h"
-#include "proto/wire.h"
-#include "proto/wire_delta.h"
 
 #include <mbedtls/sha256.h>
-#include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/supplemental/tls/tls.h>
 #include <ctype.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define DEFAULT_MAX_MESSAGE (64u << 20)
-/* How long a pipelined batch waits for its predecessor before RETRY. */
-#define PARK_MS 2000
-
-/* A request being handled, kept while it waits for its predecessor. */
-typedef struct incoming {
-    nng_msg *msg; /* reused for the reply */
-    Ember__Envelope *env;
-    uint8_t *raw; /* the raw Envelope: kept as a base when flags ask */
-    size_t rawlen;
-    uint32_t flags, pipe;
-} incoming;
-
-typedef struct worker {
-    enum { W_RECV, W_SEND, W_PARKED } state;
-    nng_aio *aio;
-    nng_ctx ctx;
-    struct ingest *in;
-    incoming cur; /* W_PARKED: the batch waiting */
-    bool woken;   /* W_PARKED: its predecessor is committed (under in->mu) */
-} worker;
-
-/* What one connection has proven. */
-typedef enum { P_NO_HELLO, P_AUTHENTICATED, P_BAD_TOKEN } pipe_auth;
-
-typedef struct pipe_state {
-    uint32_t id;
-    pipe_auth auth;
-    int token; /* index of the token it proved, -1: none */
-    char address[128];
-    uint32_t features;  /* WIRE_FEATURE_* agreed in its Hello */
-    wire_base bases[2]; /* batches kept for delta decoding (wire_delta.h) */
-} pipe_state;
-
-struct ingest {
-    nng_socket sock;
-    nng_listener listener;
-    tsdb *db;
-    worker *workers;
-    int nworkers;
-    ingest_options opt;
-    ingest_token *tokens;
-    pthread_mutex_t mu; /* pipes and agents */
-    pipe_state *pipes;
-    size_t npipes, pipes_cap;
-    ingest_agent *agents;
-    size_t nagents, agents_cap;
-    strmap agent_index;      /* agent_id → index in agents */
-    struct ref_cache **refc; /* by index in agents, made on first batch */
-    size_t nrefc;
-    atomic_uint_fast64_t batches_ok, batches_duplicate, batches_rejected, batches_failed, hellos,
-        samples, samples_rejected, bytes;
-    atomic_uint_fast64_t rejected_by[INGEST_REJ_COUNT];
-};
 
 static const char *const reject_names[INGEST_REJ_COUNT] = {
     "malformed",         "invalid_token",        "unauthenticated", "instance",
@@ -135,60 +76,7 @@ static int token_find(const ingest *in, const char *token)
     return found;
 }
 
-/* ---- connections and agents (callers hold mu) ---- */
-
-static pipe_state *pipe_find(ingest *in, uint32_t id)
-{
-    for (size_t i = 0; i < in->npipes; i++)
-        if (in->pipes[i].id == id)
-            return &in->pipes[i];
-    return NULL;
-}
-
-static void format_addr(nng_pipe p, char *out, size_t len)
-{
-    nng_sockaddr sa;
-    out[0] = '\0';
-    if (nng_pipe_get_addr(p, NNG_OPT_REMADDR, &sa) != 0 || sa.s_family != NNG_AF_INET)
-        return;
-    const uint8_t *a = (const uint8_t *)&sa.s_in.sa_addr;
-    const uint8_t *port = (const uint8_t *)&sa.s_in.sa_port;
-    snprintf(out, len, "%u.%u.%u.%u:%u", a[0], a[1], a[2], a[3],
-             (unsigned)(port[0] << 8 | port[1]));
-}
-
-/* The pipe's state, made when new: the first message of a connection may be
- * handled before nng's ADD_POST event for it. */
-static pipe_state *pipe_get(ingest *in, nng_pipe p)
-{
-    uint32_t id = (uint32_t)nng_pipe_id(p);
-    pipe_state *ps = pipe_find(in, id);
-    if (ps)
-        return ps;
-    EM_GROW(in->pipes, in->pipes_cap, in->npipes + 1);
-    ps = &in->pipes[in->npipes++];
-    *ps = (pipe_state){.id = id, .auth = P_NO_HELLO, .token = -1};
-    format_addr(p, ps->address, sizeof ps->address);
-    return ps;
-}
-
-static void pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
-{
-    ingest *in = arg;
-    uint32_t id = (uint32_t)nng_pipe_id(p);
-    pthread_mutex_lock(&in->mu);
-    if (ev == NNG_PIPE_EV_ADD_POST) {
-        pipe_get(in, p);
-    } else {
-        pipe_state *ps = pipe_find(in, id);
-        if (ps) {
-            wire_base_clear(&ps->bases[0]);
-            wire_base_clear(&ps->bases[1]);
-            *ps = in->pipes[--in->npipes];
-        }
-    }
-    pthread_mutex_unlock(&in->mu);
-}
+/* ---- agents (callers hold mu) ---- */
 
 static ingest_agent *agent_get(ingest *in, const char *agent_id)
 {
@@ -222,7 +110,7 @@ static void reply(ebuf *out, uint64_t seq, Ember__Ack__Status st, const char *re
     wire_encode_ack(out, seq, st, reason, applied);
 }
 
-static void reject(ingest *in, ingest_reject why, uint64_t seq, const char *agent_id,
+void ingest_refuse(ingest *in, ingest_reject why, uint64_t seq, const char *agent_id,
                    const char *reason, ebuf *out)
 {
     char q[600];
@@ -238,7 +126,7 @@ static void handle_hello(ingest *in, const Ember__Hello *h, nng_pipe pipe, ebuf 
     atomic_fetch_add(&in->hellos, 1);
     int tok = in->opt.ntokens ? token_find(in, h->token ? h->token : "") : -1;
     pthread_mutex_lock(&in->mu);
-    pipe_state *ps = pipe_get(in, pipe);
+    pipe_state *ps = ingest_pipe_get(in, pipe);
     ingest_agent *a = agent_seen(in, h->agent_id, ps);
     snprintf(a->version, sizeof a->version, "%s", h->version);
     for (size_t i = 0; i < h->n_static_labels; i++)
@@ -257,7 +145,7 @@ static void handle_hello(ingest *in, const Ember__Hello *h, nng_pipe pipe, ebuf 
     }
     pthread_mutex_unlock(&in->mu);
     if (bad) {
-        reject(in, INGEST_REJ_INVALID_TOKEN, 0, h->agent_id, "invalid token", out);
+        ingest_refuse(in, INGEST_REJ_INVALID_TOKEN, 0, h->agent_id, "invalid token", out);
         return;
     }
     log_info("agent hello", "agent=%s version=%s features=%u", h->agent_id, h->version,
@@ -358,7 +246,7 @@ static bool admit_batch(ingest *in, const Ember__Batch *b, uint32_t pipe, ebuf *
     pipe_auth auth = P_AUTHENTICATED;
     char bound[256] = "", err[512];
     pthread_mutex_lock(&in->mu);
-    pipe_state *ps = pipe_find(in, pipe);
+    pipe_state *ps = ingest_pipe_find(in, pipe);
     ingest_agent *a = agent_seen(in, b->agent_id, ps);
     if (!a->instance[0]) /* what it claims, shown even when refused */
         batch_instance(b, a->instance, sizeof a->instance);
@@ -381,7 +269,7 @@ static bool admit_batch(ingest *in, const Ember__Batch *b, uint32_t pipe, ebuf *
     if (why < 0)
         return true;
     agent_error(in, b->agent_id);
-    reject(in, (ingest_reject)why, b->seq, b->agent_id, err, out);
+    ingest_refuse(in, (ingest_reject)why, b->seq, b->agent_id, err, out);
     return false;
 }
 
@@ -558,112 +446,18 @@ static bool handle_batch(ingest *in, const Ember__Batch *b, ebuf *out)
     return true;
 }
 
-/* ---- sessions: bases and the order of pipelined batches ---- */
-
-/* A copy of the pipe's base seq, or false when it holds none such. */
-static bool base_find(ingest *in, uint32_t pipe, uint64_t seq, wire_base *out)
-{
-    pthread_mutex_lock(&in->mu);
-    pipe_state *ps = pipe_find(in, pipe);
-    bool found = false;
-    for (int i = 0; ps && i < 2 && !found; i++)
-        if (ps->bases[i].seq == seq && (ps->features & WIRE_FEATURE_DELTA)) {
-            wire_base_set(out, seq, ps->bases[i].raw, ps->bases[i].len);
-            found = true;
-        }
-    pthread_mutex_unlock(&in->mu);
-    return found;
-}
-
-/* A committed batch marked keep becomes a base, in place of the older one:
- * the agent marks a new one only once it uses the last, so the one in use
- * is never replaced. */
-static void base_keep(ingest *in, const incoming *m, uint64_t seq)
-{
-    if (!(m->flags & WIRE_DELTA_KEEP) || m->rawlen > WIRE_MAX_BASE)
-        return;
-    pthread_mutex_lock(&in->mu);
-    pipe_state *ps = pipe_find(in, m->pipe);
-    if (ps && (ps->features & WIRE_FEATURE_DELTA)) {
-        wire_base *b = &ps->bases[ps->bases[0].seq > ps->bases[1].seq ? 1 : 0];
-        wire_base_set(b, seq, m->raw, m->rawlen);
-    }
-    pthread_mutex_unlock(&in->mu);
-}
-
-/* Under in->mu: wake the batches of agent_id waiting for a seq up to seq. */
-static void wake_parked(ingest *in, const char *agent_id, uint64_t seq)
-{
-    for (int i = 0; i < in->nworkers; i++) {
-        worker *w = &in->workers[i];
-        if (w->state != W_PARKED || w->woken || w->cur.env->after_seq > seq ||
-            strcmp(w->cur.env->batch->agent_id, agent_id) != 0)
-            continue;
-        w->woken = true;
-        nng_aio_abort(w->aio, NNG_EINTR);
-    }
-}
-
-/* A pipelined batch whose predecessor is not committed yet waits for it
- * (woken by its commit, or RETRY after PARK_MS); true if parked. */
-static bool park_if_early(ingest *in, worker *w)
-{
-    const Ember__Envelope *env = w->cur.env;
-    if (!env->after_seq)
-        return false;
-    pthread_mutex_lock(&in->mu);
-    bool early = tsdb_agent_seq(in->db, env->batch->agent_id) < env->after_seq;
-    if (early) {
-        w->state = W_PARKED;
-        w->woken = false;
-        nng_sleep_aio(PARK_MS, w->aio);
-    }
-    pthread_mutex_unlock(&in->mu);
-    return early;
-}
-
-static void commit_batch(ingest *in, incoming *m, ebuf *out)
+void ingest_commit_batch(ingest *in, incoming *m, ebuf *out)
 {
     const Ember__Batch *b = m->env->batch;
     if (!handle_batch(in, b, out))
         return;
-    base_keep(in, m, b->seq);
+    ingest_base_keep(in, m, b->seq);
     pthread_mutex_lock(&in->mu);
-    wake_parked(in, b->agent_id, tsdb_agent_seq(in->db, b->agent_id));
+    ingest_wake_parked(in, b->agent_id, tsdb_agent_seq(in->db, b->agent_id));
     pthread_mutex_unlock(&in->mu);
 }
 
-/* ---- messages ---- */
-
-/* Decompress (against the named base) and decode; false with the reply in out. */
-static bool decode_incoming(ingest *in, incoming *m, ebuf *out)
-{
-    char err[256];
-    const uint8_t *p = nng_msg_body(m->msg);
-    size_t len = nng_msg_len(m->msg), frame;
-    uint64_t base_seq;
-    wire_base base = {0};
-    if (wire_delta_header(p, len, &base_seq, &m->flags, &frame, err, sizeof err) < 0) {
-        reject(in, INGEST_REJ_MALFORMED, 0, NULL, err, out);
-        return false;
-    }
-    if (base_seq && !base_find(in, m->pipe, base_seq, &base)) {
-        snprintf(err, sizeof err, "unknown base %llu on this connection: resend it whole",
-                 (unsigned long long)base_seq);
-        log_debug("batch against an unknown base", "base=%llu", (unsigned long long)base_seq);
-        reply(out, 0, EMBER__ACK__STATUS__UNKNOWN_BASE, err, 0);
-        return false;
-    }
-    m->raw =
-        wire_decompress(p + frame, len - frame, base.raw, base.len, &m->rawlen, err, sizeof err);
-    wire_base_clear(&base);
-    m->env = m->raw ? wire_decode_raw(m->raw, m->rawlen, err, sizeof err) : NULL;
-    if (!m->env && base_seq) /* never lose a batch to a base that differs: resend whole */
-        reply(out, 0, EMBER__ACK__STATUS__UNKNOWN_BASE, err, 0);
-    else if (!m->env)
-        reject(in, INGEST_REJ_MALFORMED, 0, NULL, err, out);
-    return m->env != NULL;
-}
+/* ---- the workers: a message in, its reply out ---- */
 
 /* Handle the message in w->cur; true if it was parked (no reply yet). */
 static bool handle_message(ingest *in, worker *w, ebuf *out)
@@ -676,39 +470,19 @@ static bool handle_message(ingest *in, worker *w, ebuf *out)
     if (len > in->opt.max_message_bytes) {
         snprintf(err, sizeof err, "message of %zu bytes, above --ingest.max-message-bytes=%llu",
                  len, (unsigned long long)in->opt.max_message_bytes);
-        reject(in, INGEST_REJ_MESSAGE_BYTES, 0, NULL, err, out);
+        ingest_refuse(in, INGEST_REJ_MESSAGE_BYTES, 0, NULL, err, out);
         return false;
     }
-    if (!decode_incoming(in, m, out))
+    if (!ingest_decode(in, m, out))
         return false;
     if (m->env->body_case == EMBER__ENVELOPE__BODY_HELLO)
         handle_hello(in, m->env->hello, nng_msg_get_pipe(m->msg), out);
     else if (admit_batch(in, m->env->batch, m->pipe, out)) {
-        if (park_if_early(in, w))
+        if (ingest_park_if_early(in, w))
             return true;
-        commit_batch(in, m, out);
+        ingest_commit_batch(in, m, out);
     }
     return false;
-}
-
-/* A parked batch's wait is over: committed predecessor, or time out. */
-static void resume_parked(ingest *in, worker *w, ebuf *out)
-{
-    pthread_mutex_lock(&in->mu);
-    w->state = W_RECV; /* out of wake_parked's sight */
-    pthread_mutex_unlock(&in->mu);
-    const Ember__Envelope *env = w->cur.env;
-    if (tsdb_agent_seq(in->db, env->batch->agent_id) >= env->after_seq) {
-        commit_batch(in, &w->cur, out);
-        return;
-    }
-    char err[200];
-    snprintf(err, sizeof err, "out of order: seq %llu waits for seq %llu, not committed",
-             (unsigned long long)env->batch->seq, (unsigned long long)env->after_seq);
-    log_debug("pipelined batch timed out waiting", "agent=%s seq=%llu after=%llu",
-              env->batch->agent_id, (unsigned long long)env->batch->seq,
-              (unsigned long long)env->after_seq);
-    reply(out, env->batch->seq, EMBER__ACK__STATUS__RETRY, err, 0);
 }
 
 static void incoming_free(incoming *m)
@@ -741,7 +515,7 @@ static void worker_cb(void *arg)
     ebuf out;
     ebuf_init(&out);
     if (w->state == W_PARKED) { /* woken (NNG_EINTR) or timed out */
-        resume_parked(w->in, w, &out);
+        ingest_resume_parked(w->in, w, &out);
         send_reply(w, &out);
         return;
     }
@@ -792,13 +566,9 @@ static void free_ingest(ingest *in)
             nng_msg_free(in->workers[i].cur.msg);
         incoming_free(&in->workers[i].cur);
     }
-    for (size_t i = 0; i < in->npipes; i++) {
-        wire_base_clear(&in->pipes[i].bases[0]);
-        wire_base_clear(&in->pipes[i].bases[1]);
-    }
+    ingest_pipes_free(in);
     free(in->workers);
     free(in->tokens);
-    free(in->pipes);
     free(in->agents);
     strmap_free(&in->agent_index);
     pthread_mutex_destroy(&in->mu);
@@ -828,8 +598,8 @@ int ingest_start(const char *url, tsdb *db, const ingest_options *o, ingest **ou
     /* nng drops the connection of a message above RECVMAXSZ without a word;
      * up to twice the limit we read it and answer with the limit's name. */
     nng_socket_set_size(in->sock, NNG_OPT_RECVMAXSZ, (size_t)in->opt.max_message_bytes * 2);
-    nng_pipe_notify(in->sock, NNG_PIPE_EV_ADD_POST, pipe_event, in);
-    nng_pipe_notify(in->sock, NNG_PIPE_EV_REM_POST, pipe_event, in);
+    nng_pipe_notify(in->sock, NNG_PIPE_EV_ADD_POST, ingest_pipe_event, in);
+    nng_pipe_notify(in->sock, NNG_PIPE_EV_REM_POST, ingest_pipe_event, in);
     if (listen_on(in, url, err, errlen) != 0) {
         nng_close(in->sock);
         free_ingest(in);
@@ -882,6 +652,10 @@ void ingest_get_stats(ingest *in, ingest_stats *st)
     st->bytes = atomic_load(&in->bytes);
     for (int i = 0; i < INGEST_REJ_COUNT; i++)
         st->rejected_by[i] = atomic_load(&in->rejected_by[i]);
+    st->unknown_base = atomic_load(&in->unknown_base);
+    st->parked = atomic_load(&in->parked);
+    st->park_timeouts = atomic_load(&in->park_timeouts);
+    st->parked_ms = atomic_load(&in->parked_ms_total);
 }
 
 void ingest_reject_metrics(ingest *in, metric_set *ms)
@@ -893,6 +667,7 @@ void ingest_reject_metrics(ingest *in, metric_set *ms)
     for (int i = 0; i < INGEST_REJ_COUNT; i++)
         metric_set_addl(ms, n, (double)atomic_load(&in->rejected_by[i]), "reason", reject_names[i],
                         NULL);
+    ingest_session_metrics(in, ms);
 }
 
 static int agent_cmp(const void *a, const void *b)

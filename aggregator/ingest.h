@@ -52,6 +52,10 @@ typedef struct ingest_stats {
     uint64_t samples_rejected; /* refused samples of accepted batches (reason in the Ack) */
     uint64_t bytes;
     uint64_t rejected_by[INGEST_REJ_COUNT]; /* messages refused, by reason */
+    uint64_t unknown_base;  /* batches answered UNKNOWN_BASE (resent whole by the agent) */
+    uint64_t parked;        /* pipelined batches that waited for their predecessor */
+    uint64_t park_timeouts; /* ... and did not see it committed in time (RETRY) */
+    uint64_t parked_ms;     /* their total wait */
 } ingest_stats;
 
 /* A configured token: the SHA-256 of the secret, and the instance it may
@@ -84,7 +88,8 @@ void ingest_stop(ingest *in);
 void ingest_get_stats(ingest *in, ingest_stats *st);
 /* The port bound (useful with port 0), or 0. */
 int ingest_port(ingest *in);
-/* Append the rejection counters by reason to ms. */
+/* Append the rejection counters by reason, and the sessions' (UNKNOWN_BASE
+ * replies, parked batches and their wait), to ms. */
 void ingest_reject_metrics(ingest *in, metric_set *ms);
 
 /* What the endpoint knows of one agent since it started. */

@@ -1,25 +1,45 @@
 /*
  * commit.c — the commit path: staged samples become head appends, log
- * records, new series and out-of-order chunks in a write batch, written
- * with group commit.
+ * records, new series and out-of-order chunks in a write batch, one RocksDB
+ * write per commit; commits run in parallel.
  *
- * Commits build their part of the batch under the store's lock (that orders
- * them and guards the index and the heads), then wait for the batch to be
- * written: commits that arrive while a write is in flight collect in the
- * next open group, and the first of them to find the writer idle writes the
- * whole group with one (synced) RocksDB write.  So under load many commits
- * share one fsync, the lock is never held across a write, and groups land
- * in the order memory saw them.  A commit is answered only after its
- * group's write returned: an acknowledged batch is durable.
+ *  - Series are resolved first.  A new one is created with a write of its
+ *    own (its keys and next_id, synced as commits are), one creation at a
+ *    time, before it enters memory: every series a commit can see is on
+ *    disk, so no log record names a series that a crash could lose or whose
+ *    id could be handed out again, whatever order commits land in.
+ *  - Samples are staged into the heads under stripe locks (STRIPE_OF), one
+ *    held at a time, after the commit took its wseq.  Per series, the
+ *    order of staging must be the order of wseqs: what replay needs (log.c)
+ *    and what makes the last write win.  So a series remembers the newest
+ *    wseq that staged into it, and a commit that finds a newer one than its
+ *    own (a commit that started later got there first: rare, the two must
+ *    share a series) stages that series' samples after the others, under
+ *    every stripe lock and with a fresh wseq taken meanwhile, which no
+ *    commit can overtake; they go in a log record of their own.  Staging
+ *    touches no shared state but the heads: partition notes, counters and
+ *    the agent's counts are gathered in the commit, applied under the lock.
+ *  - Each commit writes its own batch: RocksDB groups concurrent writes
+ *    (one WAL write and fsync for the group) and inserts them into the
+ *    memtable in parallel.  A commit is answered only after its write
+ *    returned: an acknowledged batch is durable.  Writes may land in any
+ *    order; what needs order gets it here: an agent has at most one commit
+ *    in flight (exactly once, below), the commit hook is called in wseq
+ *    order (hook_turns: remote write sees each series' samples in the order
+ *    they were staged), and whoever needs no commit in flight pauses
+ *    commits.
  *
  * Exactly once: every agent's highest staged and highest durable seq are
- * kept in memory (loaded from the 'A' keys at open); the group's write
- * records the new seqs atomically with the samples.  A re-sent batch whose
- * seq is staged but not yet durable waits for that write's outcome.
+ * kept in memory (loaded from the 'A' keys at open), and the commit's write
+ * records the new seq atomically with the samples.  An agent's next commit
+ * waits for the one in flight, so its seqs land in order and a re-sent seq
+ * finds its first attempt's outcome: durable (acked as a duplicate) or
+ * failed (refused until recovery).
  */
 #include "aggregator/tsdb/tsdb_int.h"
 
 #include "common/mem.h"
+#include "common/strmap.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,10 +91,59 @@ uint64_t tsdb_agent_seq(tsdb *db, const char *agent_id)
     return seq;
 }
 
-/* A new series: its 'S', 'L' and 'P' keys go in wb, memory is updated now. */
-static uint64_t create_series(tsdb *db, rocksdb_writebatch_t *wb, const char *key, size_t klen)
+void commits_pause(tsdb *db)
 {
-    uint64_t id = db->next_id++;
+    pthread_rwlock_wrlock(&db->stage);
+}
+
+void commits_resume(tsdb *db)
+{
+    pthread_rwlock_unlock(&db->stage);
+}
+
+void tsdb_set_commit_hook(tsdb *db, tsdb_commit_hook fn, void *arg)
+{
+    commits_pause(db);
+    pthread_mutex_lock(&db->lock);
+    db->hook = fn;
+    db->hook_arg = arg;
+    db->hook_turn = db->next_wseq; /* the next commit's */
+    pthread_mutex_unlock(&db->lock);
+    commits_resume(db);
+}
+
+typedef struct ooo_sample {
+    uint64_t id, wseq;
+    size_t order;
+    qsample s;
+} ooo_sample;
+
+typedef struct commit_ctx {
+    tsdb_appender *a;
+    rocksdb_writebatch_t *wb;
+    log_rec rec;
+    ooo_sample *ooo;
+    size_t nooo, capooo;
+    uint64_t wseq, applied, limited;
+    uint64_t first_wseq;  /* the commit's first wseq, when it took a second */
+    size_t first_written; /* written[0 .. first_written) were staged with it */
+    uint32_t agent;
+    uint64_t active, owned; /* the agent's active series before; taken since */
+    bool hooked;            /* the commit hook is on: collect written */
+    tsdb_written *written;
+    size_t nwritten, capwritten;
+    char err[256]; /* a failed write while staging (the wseq reservation) */
+} commit_ctx;
+
+static bool over_limit(const tsdb *db, const commit_ctx *c, uint64_t more)
+{
+    return c->agent && db->o.max_series_per_agent && c->active + more >= db->o.max_series_per_agent;
+}
+
+/* A new series' 'S', 'L' and 'P' keys into wb. */
+static void series_keys_put(rocksdb_writebatch_t *wb, const char *key, size_t klen, uint64_t id,
+                            labelset *ls)
+{
     ebuf k;
     ebuf_init(&k);
     ebuf_putc(&k, KEY_SERIES);
@@ -83,45 +152,281 @@ static uint64_t create_series(tsdb *db, rocksdb_writebatch_t *wb, const char *ke
     char lk[9] = {KEY_LABELS};
     be64_put(lk + 1, id);
     rocksdb_writebatch_put(wb, lk, sizeof lk, key, klen);
-    labelset ls;
-    labels_init(&ls);
-    labels_from_key(key, klen, &ls);
-    for (size_t i = 0; i < ls.n; i++) {
-        posting_key(&k, &ls.v[i], id);
+    labels_clear(ls);
+    labels_from_key(key, klen, ls);
+    for (size_t i = 0; i < ls->n; i++) {
+        posting_key(&k, &ls->v[i], id);
         rocksdb_writebatch_put(wb, k.data, k.len, "", 0);
     }
-    pthread_rwlock_wrlock(&db->ix_lock);
-    index_add(&db->ix, id, &ls);
-    series_slot(db, id, memseries_new(key, klen));
-    series_map_put(&db->by_key, series_key_hash(key, klen), id);
-    pthread_rwlock_unlock(&db->ix_lock);
-    labels_free(&ls);
     ebuf_free(&k);
-    db->st.series_created++;
-    return id;
+}
+
+/* Under create_lock, after the write: the new series [first, first + n)
+ * enter memory, keyed by the staged samples that named them first. */
+static void series_enter(tsdb *db, const tsdb_appender *a, const size_t *first, size_t n,
+                         uint64_t id0)
+{
+    labelset ls;
+    labels_init(&ls);
+    pthread_mutex_lock(&db->lock);
+    pthread_rwlock_wrlock(&db->ix_lock);
+    for (size_t i = 0; i < n; i++) {
+        const staged *st = &a->v[first[i]];
+        const char *key = a->keys.data + st->key_off;
+        labels_clear(&ls);
+        labels_from_key(key, st->key_len, &ls);
+        index_add(&db->ix, id0 + i, &ls);
+        series_slot(db, id0 + i, memseries_new(key, st->key_len));
+        series_map_put(&db->by_key, series_key_hash(key, st->key_len), id0 + i);
+    }
+    db->next_id = id0 + n;
+    db->st.series_created += n;
+    pthread_rwlock_unlock(&db->ix_lock);
+    pthread_mutex_unlock(&db->lock);
+    labels_free(&ls);
+}
+
+static bool series_find(tsdb *db, const char *key, size_t klen, uint64_t *id)
+{
+    pthread_rwlock_rdlock(&db->ix_lock);
+    bool found = series_map_get(&db->by_key, db->series, key, klen, id);
+    pthread_rwlock_unlock(&db->ix_lock);
+    return found;
+}
+
+/* Under create_lock: ids for the samples (id 0) of series not in memory,
+ * creating them (written first); a series over the agent's limit keeps 0. */
+static int create_missing(tsdb *db, commit_ctx *c, char *err, size_t errlen)
+{
+    tsdb_appender *a = c->a;
+    rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+    strmap fresh; /* key → index in first */
+    strmap_init(&fresh);
+    size_t *first = NULL, n = 0, cap = 0;
+    uint64_t id0 = db->next_id; /* only creators move it, one at a time */
+    labelset ls;
+    labels_init(&ls);
+    for (size_t i = 0; i < a->n; i++) {
+        staged *st = &a->v[i];
+        const char *key = a->keys.data + st->key_off;
+        uint64_t j;
+        if (st->id || series_find(db, key, st->key_len, &st->id))
+            continue;
+        if (strmap_get(&fresh, key, st->key_len, &j)) {
+            st->id = id0 + j;
+            continue;
+        }
+        if (over_limit(db, c, n))
+            continue;
+        series_keys_put(wb, key, st->key_len, id0 + n, &ls);
+        strmap_put(&fresh, key, st->key_len, n);
+        EM_GROW(first, cap, n + 1);
+        first[n] = i;
+        st->id = id0 + n++;
+    }
+    labels_free(&ls);
+    strmap_free(&fresh);
+    int rc = 0;
+    if (n) {
+        tsdb_put_u64(wb, META_NEXT_ID, sizeof META_NEXT_ID, id0 + n);
+        char *rerr = NULL;
+        rocksdb_write(db->db, db->wopts, wb, &rerr);
+        if (!rerr) {
+            series_enter(db, a, first, n, id0);
+        } else {
+            snprintf(err, errlen, "RocksDB write failed: %s", rerr);
+            pthread_mutex_lock(&db->lock);
+            if (!db->broken)
+                db->broken = em_strdup(err);
+            pthread_mutex_unlock(&db->lock);
+            free(rerr);
+            rc = -1;
+        }
+    }
+    free(first);
+    rocksdb_writebatch_destroy(wb);
+    return rc;
+}
+
+/* Every staged sample's series id: the one it was staged with while that
+ * series lives, else found or created by its key (0: over the limit).  A
+ * reference to a dropped series refuses the whole commit. */
+static int resolve_series(tsdb *db, commit_ctx *c, char *err, size_t errlen)
+{
+    tsdb_appender *a = c->a;
+    size_t missing = 0;
+    pthread_rwlock_rdlock(&db->ix_lock);
+    for (size_t i = 0; i < a->n; i++) {
+        staged *st = &a->v[i];
+        if (st->id && st->id < db->cap_series && db->series[st->id])
+            continue;
+        if (st->key_len == 0) {
+            pthread_rwlock_unlock(&db->ix_lock);
+            snprintf(err, errlen, "%s (its series was dropped meanwhile)", TSDB_STALE_REF);
+            return -1;
+        }
+        st->id = 0;
+        missing++;
+    }
+    pthread_rwlock_unlock(&db->ix_lock);
+    if (!missing)
+        return 0;
+    pthread_mutex_lock(&db->create_lock);
+    int rc = create_missing(db, c, err, errlen);
+    pthread_mutex_unlock(&db->create_lock);
+    return rc;
 }
 
 /* Count s against the agent's active series; false when over the limit. */
-static bool admit(tsdb *db, memseries *s, uint32_t agent, int64_t now)
+static bool admit(tsdb *db, commit_ctx *c, memseries *s)
 {
-    if (!agent)
+    if (!c->agent)
         return true;
     if (!s->owner) {
-        if (db->o.max_series_per_agent &&
-            db->agents[agent - 1].active >= db->o.max_series_per_agent)
+        if (over_limit(db, c, c->owned))
             return false;
-        s->owner = agent;
-        db->agents[agent - 1].active++;
+        s->owner = c->agent;
+        c->owned++;
     }
-    s->last_write_ms = now;
+    s->last_write_ms = c->a->now;
     return true;
 }
 
-typedef struct ooo_sample {
-    uint64_t id;
-    size_t order;
-    qsample s;
-} ooo_sample;
+/* The series of a sample staged a few places ahead, fetched into the cache
+ * meanwhile: with thousands of heads, a memseries is rarely in cache when
+ * its next sample comes, and the miss was most of a head append. */
+static inline void prefetch_series(const tsdb *db, uint64_t id)
+{
+    memseries *s = db->series[id];
+    if (s) {
+        __builtin_prefetch(s, 1);
+        __builtin_prefetch((const char *)s + 64, 1);
+    }
+}
+
+#define PREFETCH_AHEAD 8
+
+/* Under the stripe lock of the sample's series; false: a newer commit
+ * staged into the series first, the sample must wait for a newer wseq. */
+static inline bool stage_one(tsdb *db, commit_ctx *c, size_t i)
+{
+    const staged *st = &c->a->v[i];
+    memseries *s = st->id ? db->series[st->id] : NULL;
+    if (s && s->last_wseq > c->wseq)
+        return false;
+    if (!s || !admit(db, c, s)) {
+        c->limited++;
+        return true;
+    }
+    s->last_wseq = c->wseq;
+    c->applied++;
+    if (c->hooked) {
+        EM_GROW(c->written, c->capwritten, c->nwritten + 1);
+        c->written[c->nwritten++] = (tsdb_written){s->key, s->klen, st->t, st->v};
+    }
+    if (st->t > s->maxt) {
+        head_append(db, c->wb, &c->rec, st->id, s, c->wseq, st->t, st->v);
+        log_record_add(&c->rec, st->id, st->t, st->v);
+        return true;
+    }
+    EM_GROW(c->ooo, c->capooo, c->nooo + 1);
+    c->ooo[c->nooo++] = (ooo_sample){st->id, c->wseq, i, {st->t, st->v}};
+    return true;
+}
+
+/* A wseq for the commit.  The reservation on disk is renewed (with a write
+ * of its own, before any commit can use a wseq past it) when this one
+ * reaches it: a restart resumes there, so no wseq is ever used twice. */
+static int wseq_take(tsdb *db, commit_ctx *c)
+{
+    int rc = 0;
+    pthread_mutex_lock(&db->wseq_lock);
+    c->wseq = db->next_wseq;
+    db->next_wseq += 2;
+    if (db->next_wseq > db->wseq_reserved) {
+        rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+        tsdb_put_u64(wb, META_NEXT_WSEQ, sizeof META_NEXT_WSEQ, db->next_wseq + WSEQ_RESERVE);
+        char *rerr = NULL;
+        rocksdb_write(db->db, db->wopts, wb, &rerr);
+        rocksdb_writebatch_destroy(wb);
+        if (rerr) {
+            snprintf(c->err, sizeof c->err, "RocksDB write failed: %s", rerr);
+            free(rerr);
+            rc = -1;
+        } else {
+            db->wseq_reserved = db->next_wseq + WSEQ_RESERVE;
+        }
+    }
+    pthread_mutex_unlock(&db->wseq_lock);
+    return rc;
+}
+
+/* The log record of the commit's first wseq into the batch: what follows
+ * goes in a record of a second wseq. */
+static void record_close(commit_ctx *c)
+{
+    if (c->rec.buf.len) {
+        char k[9] = {KEY_LOG};
+        be64_put(k + 1, c->wseq);
+        rocksdb_writebatch_put(c->wb, k, sizeof k, c->rec.buf.data, c->rec.buf.len);
+    }
+    c->rec.buf.len = 0;
+    c->rec.id = 0;
+    c->rec.t = 0;
+    c->first_wseq = c->wseq;
+    c->first_written = c->nwritten;
+}
+
+/* The samples a newer commit overtook (file comment): under every stripe
+ * lock, so that no commit that takes a wseq after this one's gets to them
+ * first. */
+static int stage_late(tsdb *db, commit_ctx *c, const size_t *late, size_t n)
+{
+    for (size_t k = 0; k < STRIPES; k++)
+        pthread_mutex_lock(&db->stripe[k]);
+    record_close(c);
+    int rc = wseq_take(db, c);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        stage_one(db, c, late[i]); /* true: no commit holds a newer wseq */
+    for (size_t k = STRIPES; k-- > 0;)
+        pthread_mutex_unlock(&db->stripe[k]);
+    return rc;
+}
+
+/* Stage every sample in the batch's order, under the stripe lock of its
+ * series: the lock changes hands only when the stripe does (a batch's ids
+ * mostly ascend, 16 to a stripe), one held at a time. */
+static int stage_all(tsdb *db, commit_ctx *c)
+{
+    if (wseq_take(db, c) != 0)
+        return -1;
+    const staged *v = c->a->v;
+    size_t n = c->a->n, held = STRIPES;  /* none */
+    size_t *late = NULL, nlate = 0;      /* overtaken samples (file comment) */
+    pthread_rwlock_rdlock(&db->ix_lock); /* db->series stays put */
+    for (size_t i = 0; i < n; i++) {
+        size_t k = STRIPE_OF(v[i].id);
+        if (k != held) {
+            if (held < STRIPES)
+                pthread_mutex_unlock(&db->stripe[held]);
+            pthread_mutex_lock(&db->stripe[k]);
+            held = k;
+        }
+        if (i + PREFETCH_AHEAD < n)
+            prefetch_series(db, v[i + PREFETCH_AHEAD].id);
+        if (stage_one(db, c, i))
+            continue;
+        if (!late)
+            late = em_malloc(n * sizeof(size_t));
+        late[nlate++] = i;
+    }
+    if (held < STRIPES)
+        pthread_mutex_unlock(&db->stripe[held]);
+    int rc = nlate ? stage_late(db, c, late, nlate) : 0;
+    pthread_rwlock_unlock(&db->ix_lock);
+    free(late);
+    return rc;
+}
 
 static int cmp_ooo(const void *a, const void *b)
 {
@@ -133,9 +438,13 @@ static int cmp_ooo(const void *a, const void *b)
     return x->order < y->order ? -1 : 1;
 }
 
-/* Sort by series and time; of equal times the last staged wins. */
-static void write_ooo(tsdb *db, rocksdb_writebatch_t *wb, ooo_sample *o, size_t n, uint64_t wseq)
+/* Sort by series and time; of equal times the last staged wins.  Each
+ * chunk is tagged with its samples' wseq + 1 (odd: wins ties with the
+ * head chunk the same commit started). */
+static void write_ooo(tsdb *db, commit_ctx *c)
 {
+    ooo_sample *o = c->ooo;
+    size_t n = c->nooo;
     if (n == 0)
         return;
     qsort(o, n, sizeof *o, cmp_ooo);
@@ -148,118 +457,41 @@ static void write_ooo(tsdb *db, rocksdb_writebatch_t *wb, ooo_sample *o, size_t 
                 m--;
             run[m++] = o[i].s;
         }
-        ooo_write(db, wb, id, wseq, run, m);
+        ooo_write(db, c->wb, &c->rec, id, o[i - 1].wseq + 1, run, m);
     }
     free(run);
 }
 
-typedef struct commit_ctx {
-    tsdb_appender *a;
-    rocksdb_writebatch_t *wb;
-    log_rec rec;
-    ooo_sample *ooo;
-    size_t nooo, capooo;
-    uint64_t wseq, applied, limited;
-} commit_ctx;
-
-/* The series a staged sample goes to, created if new; 0: over the limit. */
-static uint64_t staged_series(tsdb *db, commit_ctx *c, const staged *st, uint32_t agent)
+/* The rest of the batch: out-of-order chunks, the log record, the seq. */
+static void finish_batch(tsdb *db, commit_ctx *c, const char *agent_id, uint64_t seq)
 {
-    if (st->id && st->id < db->cap_series && db->series[st->id])
-        return st->id;
-    const char *key = c->a->keys.data + st->key_off;
-    uint64_t id;
-    if (series_map_get(&db->by_key, db->series, key, st->key_len, &id))
-        return id;
-    if (agent && db->o.max_series_per_agent &&
-        db->agents[agent - 1].active >= db->o.max_series_per_agent)
-        return 0;
-    return create_series(db, c->wb, key, st->key_len);
-}
-
-/* Remember a staged sample for the commit hook.  The key is the series'
- * own (samples appended by reference stage none): series are freed only
- * under the lock with no group open or in flight (series_drop). */
-static void note_written(tsdb *db, const memseries *s, const staged *st)
-{
-    commit_group *g = db->open_group;
-    if (!db->hook)
-        return;
-    EM_GROW(g->written, g->capwritten, g->nwritten + 1);
-    g->written[g->nwritten++] = (tsdb_written){s->key, s->klen, st->t, st->v};
-}
-
-void tsdb_set_commit_hook(tsdb *db, tsdb_commit_hook fn, void *arg)
-{
-    pthread_mutex_lock(&db->lock);
-    db->hook = fn;
-    db->hook_arg = arg;
-    pthread_mutex_unlock(&db->lock);
-}
-
-/* The series of a sample staged a few places ahead, fetched into the cache
- * meanwhile: with thousands of heads, a memseries is rarely in cache when
- * its next sample comes, and the miss was most of a head append. */
-static inline void prefetch_series(const tsdb *db, const staged *st)
-{
-    memseries *s = st->id && st->id < db->cap_series ? db->series[st->id] : NULL;
-    if (s) {
-        __builtin_prefetch(s, 1);
-        __builtin_prefetch((const char *)s + 64, 1);
-    }
-}
-
-#define PREFETCH_AHEAD 8
-
-static void stage_all(commit_ctx *c, uint32_t agent)
-{
-    tsdb *db = c->a->db;
-    int64_t now = c->a->now;
-    for (size_t i = 0; i < c->a->n; i++) {
-        staged *st = &c->a->v[i];
-        if (i + PREFETCH_AHEAD < c->a->n)
-            prefetch_series(db, st + PREFETCH_AHEAD);
-        uint64_t id = staged_series(db, c, st, agent);
-        memseries *s = id ? db->series[id] : NULL;
-        if (!s || !admit(db, s, agent, now)) {
-            c->limited++;
-            continue;
-        }
-        c->applied++;
-        note_written(db, s, st);
-        if (st->t > s->maxt) {
-            head_append(db, c->wb, &c->rec, id, s, c->wseq, st->t, st->v);
-            log_record_add(&c->rec, id, st->t, st->v);
-            continue;
-        }
-        EM_GROW(c->ooo, c->capooo, c->nooo + 1);
-        c->ooo[c->nooo++] = (ooo_sample){id, i, {st->t, st->v}};
-    }
-}
-
-static void group_note_agent(tsdb *db, commit_group *g, uint32_t agent, const char *agent_id,
-                             uint64_t seq)
-{
-    ebuf k;
-    ebuf_init(&k);
-    agent_key(&k, agent_id);
-    tsdb_put_u64(g->wb, k.data, k.len, seq);
-    ebuf_free(&k);
-    db->agents[agent - 1].seq = seq;
-    EM_GROW(g->agents, g->capagents, g->nagents + 1);
-    g->seqs = em_realloc(g->seqs, g->capagents * sizeof(uint64_t));
-    g->agents[g->nagents] = agent;
-    g->seqs[g->nagents++] = seq;
-}
-
-static void finish_batch(commit_ctx *c)
-{
-    tsdb *db = c->a->db;
-    write_ooo(db, c->wb, c->ooo, c->nooo, c->wseq + 1); /* odd: wins ties with the head */
+    write_ooo(db, c);
     if (c->rec.buf.len) {
         char k[9] = {KEY_LOG};
         be64_put(k + 1, c->wseq);
         rocksdb_writebatch_put(c->wb, k, sizeof k, c->rec.buf.data, c->rec.buf.len);
+    }
+    if (c->agent) {
+        ebuf k;
+        ebuf_init(&k);
+        agent_key(&k, agent_id);
+        tsdb_put_u64(c->wb, k.data, k.len, seq);
+        ebuf_free(&k);
+    }
+}
+
+/* Under the lock, before the write: what staging did to shared state. */
+static void staged_apply(tsdb *db, commit_ctx *c, uint64_t seq)
+{
+    for (size_t i = 0; i < c->rec.nparts; i++) {
+        parts_note(db, c->rec.parts[i]);
+        if (c->rec.dirty[i])
+            dirty_note(db, c->rec.parts[i]);
+    }
+    db->st.chunks_cut += c->rec.cuts;
+    if (c->agent) {
+        db->agents[c->agent - 1].active += c->owned;
+        db->agents[c->agent - 1].seq = seq;
     }
 }
 
@@ -278,145 +510,142 @@ static void note_result(tsdb *db, commit_ctx *c, tsdb_commit_result *res)
                  (unsigned long long)c->limited, (unsigned long long)db->o.max_series_per_agent);
 }
 
-static commit_group *open_group(tsdb *db)
+/* Under the lock: the agent's commit in flight has ended.  1: this seq is
+ * new (the agent is now busy with it), 0: a duplicate already durable,
+ * -1: refused (a write failed: the batch must be retried after recovery). */
+static int agent_claim(tsdb *db, uint32_t agent, uint64_t seq)
 {
-    if (!db->open_group) {
-        db->open_group = em_calloc(1, sizeof(commit_group));
-        db->open_group->wb = rocksdb_writebatch_create();
-    }
-    return db->open_group;
-}
-
-static void group_free(commit_group *g)
-{
-    rocksdb_writebatch_destroy(g->wb);
-    free(g->agents);
-    free(g->seqs);
-    free(g->written);
-    free(g);
-}
-
-/* The counters, only when the group needs them: next_id when it created
- * series; next_wseq as a reservation, WSEQ_RESERVE ahead, renewed when the
- * group used a wseq at or past it (a restart resumes at the reservation, so
- * a wseq is never reused).  Two keys less in most writes.  If the write
- * fails, recovery reloads both from disk. */
-static void counters_note(tsdb *db, rocksdb_writebatch_t *wb)
-{
-    if (db->next_id != db->id_written) {
-        tsdb_put_u64(wb, META_NEXT_ID, sizeof META_NEXT_ID, db->next_id);
-        db->id_written = db->next_id;
-    }
-    if (db->next_wseq > db->wseq_reserved) {
-        db->wseq_reserved = db->next_wseq + WSEQ_RESERVE;
-        tsdb_put_u64(wb, META_NEXT_WSEQ, sizeof META_NEXT_WSEQ, db->wseq_reserved);
-    }
-}
-
-/* Write the open group g (this thread leads): the lock is released for the
- * write itself, so the next group fills meanwhile. */
-static void group_write(tsdb *db, commit_group *g)
-{
-    db->open_group = NULL;
-    db->writing = true;
-    counters_note(db, g->wb);
-    pthread_mutex_unlock(&db->lock);
-    char *rerr = NULL;
-    rocksdb_write(db->db, db->wopts, g->wb, &rerr);
-    /* Still the only writer: hook calls keep the groups' order. */
-    if (!rerr && db->hook && g->nwritten)
-        db->hook(db->hook_arg, g->written, g->nwritten);
-    pthread_mutex_lock(&db->lock);
-    if (rerr) {
-        snprintf(g->err, sizeof g->err, "RocksDB write failed: %s", rerr);
-        if (!db->broken)
-            db->broken = em_strdup(g->err);
-        g->rc = -1;
-        free(rerr);
-    }
-    for (size_t i = 0; !rerr && i < g->nagents; i++) {
-        agent_count *a = &db->agents[g->agents[i] - 1];
-        if (g->seqs[i] > a->durable)
-            a->durable = g->seqs[i];
-    }
-    g->done = true;
-    db->writing = false;
-    pthread_cond_broadcast(&db->group_cond);
-}
-
-/* Under the lock: until g is written, by this thread or another. */
-static void group_wait(tsdb *db, commit_group *g)
-{
-    while (!g->done) {
-        if (!db->writing && db->open_group == g)
-            group_write(db, g);
-        else
-            pthread_cond_wait(&db->group_cond, &db->lock);
-    }
-}
-
-/* A seq at or below the agent's staged one: answered once it is durable;
- * false when its write failed (the batch must be retried). */
-static bool duplicate_durable(tsdb *db, uint32_t agent, uint64_t seq)
-{
-    while (seq > db->agents[agent - 1].durable && !db->broken)
-        pthread_cond_wait(&db->group_cond, &db->lock);
-    return seq <= db->agents[agent - 1].durable;
-}
-
-/* Was a series staged by reference dropped (retention) before this commit?
- * Checked before anything is applied: such a commit is refused whole. */
-static bool stale_refs(const tsdb_appender *a)
-{
-    const tsdb *db = a->db;
-    for (size_t i = 0; i < a->n; i++) {
-        uint64_t id = a->v[i].id;
-        if (a->v[i].key_len == 0 && (id >= db->cap_series || !db->series[id]))
-            return true;
-    }
-    return false;
-}
-
-static int commit_locked(tsdb_appender *a, const char *agent_id, uint64_t seq,
-                         tsdb_commit_result *res, char *err, size_t errlen)
-{
-    tsdb *db = a->db;
-    if (db->broken) {
-        snprintf(err, errlen, "store refuses writes after an earlier failure: %s", db->broken);
+    while (db->agents[agent - 1].busy && !db->broken)
+        pthread_cond_wait(&db->commit_cond, &db->lock);
+    const agent_count *a = &db->agents[agent - 1];
+    if (db->broken)
         return -1;
-    }
-    uint32_t agent = agent_id ? agent_index(db, agent_id) : 0;
-    if (agent && seq <= db->agents[agent - 1].seq) {
-        if (duplicate_durable(db, agent, seq)) {
+    if (seq <= a->seq)
+        return seq <= a->durable ? 0 : -1;
+    db->agents[agent - 1].busy = true;
+    return 1;
+}
+
+static int refused(tsdb *db, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "store refuses writes after an earlier failure: %s",
+             db->broken ? db->broken : "a write failed");
+    return -1;
+}
+
+/* Under the lock: claim the agent, or refuse (rc -1, err) or answer a
+ * duplicate (rc 0, res->duplicate).  *go: stage the batch. */
+static int commit_begin(tsdb *db, commit_ctx *c, const char *agent_id, uint64_t seq,
+                        tsdb_commit_result *res, char *err, size_t errlen, bool *go)
+{
+    *go = false;
+    if (db->broken)
+        return refused(db, err, errlen);
+    if (agent_id) {
+        c->agent = agent_index(db, agent_id);
+        int claim = agent_claim(db, c->agent, seq);
+        if (claim < 0)
+            return refused(db, err, errlen);
+        if (claim == 0) {
             res->duplicate = true;
             return 0;
         }
-        snprintf(err, errlen, "store refuses writes after an earlier failure: %s", db->broken);
-        return -1;
+        c->active = db->agents[c->agent - 1].active;
     }
-    if (stale_refs(a)) {
-        snprintf(err, errlen, "%s (its series was dropped meanwhile)", TSDB_STALE_REF);
-        return -1;
+    c->hooked = db->hook != NULL;
+    *go = true;
+    return 0;
+}
+
+/* The hook for the samples staged with wseq (every wseq taken passes its
+ * turn, in order). */
+static void hook_turn(tsdb *db, uint64_t wseq, const tsdb_written *v, size_t n, bool ok)
+{
+    pthread_mutex_lock(&db->lock);
+    while (db->hook_turn != wseq)
+        pthread_cond_wait(&db->commit_cond, &db->lock);
+    pthread_mutex_unlock(&db->lock);
+    if (ok && n)
+        db->hook(db->hook_arg, v, n);
+    pthread_mutex_lock(&db->lock);
+    db->hook_turn = wseq + 2;
+    pthread_cond_broadcast(&db->commit_cond);
+    pthread_mutex_unlock(&db->lock);
+}
+
+static void hook_turns(tsdb *db, const commit_ctx *c, bool ok)
+{
+    size_t split = c->first_wseq ? c->first_written : 0;
+    if (c->first_wseq)
+        hook_turn(db, c->first_wseq, c->written, split, ok);
+    hook_turn(db, c->wseq, c->written + split, c->nwritten - split, ok);
+}
+
+/* Under the lock: the commit is over (ok: written); the agent is free. */
+static void commit_end(tsdb *db, commit_ctx *c, bool ok, uint64_t seq)
+{
+    if (c->agent) {
+        agent_count *a = &db->agents[c->agent - 1];
+        if (ok && seq > a->durable)
+            a->durable = seq;
+        a->busy = false;
+        pthread_cond_broadcast(&db->commit_cond);
     }
-    commit_group *g = open_group(db);
-    commit_ctx c = {.a = a, .wb = g->wb, .wseq = db->next_wseq};
-    db->next_wseq += 2;
+}
+
+/* The batch, built and written; c->err on failure. */
+static int stage_write(tsdb *db, commit_ctx *c, const char *agent_id, uint64_t seq)
+{
+    if (stage_all(db, c) != 0)
+        return -1;
+    finish_batch(db, c, agent_id, seq);
+    pthread_mutex_lock(&db->lock);
+    staged_apply(db, c, seq);
+    pthread_mutex_unlock(&db->lock);
+    char *rerr = NULL;
+    rocksdb_write(db->db, db->wopts, c->wb, &rerr);
+    if (!rerr)
+        return 0;
+    snprintf(c->err, sizeof c->err, "RocksDB write failed: %s", rerr);
+    free(rerr);
+    return -1;
+}
+
+/* Stage, write, answer: with the access and stage locks held shared. */
+static int commit_run(tsdb_appender *a, const char *agent_id, uint64_t seq, tsdb_commit_result *res,
+                      char *err, size_t errlen)
+{
+    tsdb *db = a->db;
+    commit_ctx c = {.a = a};
+    bool go;
+    pthread_mutex_lock(&db->lock);
+    int rc = commit_begin(db, &c, agent_id, seq, res, err, errlen, &go);
+    pthread_mutex_unlock(&db->lock);
+    if (!go)
+        return rc;
     ebuf_init(&c.rec.buf);
-    stage_all(&c, agent);
-    finish_batch(&c);
-    if (agent)
-        group_note_agent(db, g, agent, agent_id, seq);
-    g->waiters++;
-    group_wait(db, g);
-    int rc = g->rc;
+    c.wb = rocksdb_writebatch_create();
+    bool took_wseq = false;
+    if ((rc = resolve_series(db, &c, err, errlen)) == 0) {
+        took_wseq = true;
+        if ((rc = stage_write(db, &c, agent_id, seq)) != 0)
+            snprintf(err, errlen, "%s", c.err);
+    }
+    pthread_mutex_lock(&db->lock);
+    if (took_wseq && rc != 0 && !db->broken) /* memory is ahead of disk: recover.c */
+        db->broken = em_strdup(c.err);
+    commit_end(db, &c, rc == 0, seq);
     if (rc == 0)
         note_result(db, &c, res);
-    else
-        snprintf(err, errlen, "%s", g->err);
-    if (--g->waiters == 0)
-        group_free(g);
+    pthread_mutex_unlock(&db->lock);
+    if (took_wseq && c.hooked)
+        hook_turns(db, &c, rc == 0);
+    rocksdb_writebatch_destroy(c.wb);
     ebuf_free(&c.rec.buf);
+    free(c.rec.parts);
+    free(c.rec.dirty);
     free(c.ooo);
+    free(c.written);
     return rc;
 }
 
@@ -429,22 +658,10 @@ int tsdb_commit(tsdb_appender *a, const char *agent_id, uint64_t seq, tsdb_commi
     snprintf(res->reason, sizeof res->reason, "%s", a->reason);
     recover_if_broken(db);
     pthread_rwlock_rdlock(&db->access); /* a NULL handle leaves db->broken set */
-    pthread_mutex_lock(&db->lock);
-    int rc = commit_locked(a, agent_id, seq, res, err, errlen);
-    pthread_mutex_unlock(&db->lock);
+    pthread_rwlock_rdlock(&db->stage);
+    int rc = commit_run(a, agent_id, seq, res, err, errlen);
+    pthread_rwlock_unlock(&db->stage);
     pthread_rwlock_unlock(&db->access);
     tsdb_appender_discard(a);
     return rc;
-}
-
-void groups_flush(tsdb *db)
-{
-    for (;;) {
-        if (db->writing)
-            pthread_cond_wait(&db->group_cond, &db->lock);
-        else if (db->open_group)
-            group_write(db, db->open_group);
-        else
-            return;
-    }
 }

@@ -15,7 +15,7 @@
  * may add another small chunk per slow series, so it is merged once, after.
  *
  * Candidates are found with an unlocked scan; each group is re-read and
- * rewritten under the lock so a concurrent commit cannot slip a chunk in
+ * rewritten with commits paused so that no commit slips a chunk in
  * between.  The rewrite is not synced: it changes how data is stored, not
  * what is stored, and a lost rewrite leaves the old chunks in place.
  */
@@ -126,9 +126,11 @@ static int compact_partition(tsdb *db, int64_t part)
         memcpy(prefix + 9, k + 9, 8);
         uint64_t id = be64_get(k + 9);
         if (group_needs_merge(it, prefix)) {
+            commits_pause(db);
             pthread_mutex_lock(&db->lock);
             rc = merge_group(db, prefix, part, id);
             pthread_mutex_unlock(&db->lock);
+            commits_resume(db);
         }
         /* group_needs_merge stopped at the next group (or the end) */
     }

@@ -51,16 +51,38 @@ void chunk_put(rocksdb_writebatch_t *wb, int64_t part, uint64_t id, int64_t mint
     rocksdb_writebatch_putv(wb, 1, &key, &klen, 2, vals, vlens);
 }
 
+void rec_note(tsdb *db, log_rec *rec, int64_t part, bool dirty)
+{
+    if (!rec) {
+        parts_note(db, part);
+        if (dirty)
+            dirty_note(db, part);
+        return;
+    }
+    for (size_t i = 0; i < rec->nparts; i++)
+        if (rec->parts[i] == part) {
+            rec->dirty[i] |= dirty;
+            return;
+        }
+    EM_GROW(rec->parts, rec->capparts, rec->nparts + 1);
+    rec->dirty = em_realloc(rec->dirty, rec->capparts * sizeof(bool));
+    rec->parts[rec->nparts] = part;
+    rec->dirty[rec->nparts++] = dirty;
+}
+
 /* The chunk key of s's head chunk into wb; the head is left empty. */
-static void cut_chunk(tsdb *db, rocksdb_writebatch_t *wb, uint64_t id, memseries *s)
+static void cut_chunk(tsdb *db, rocksdb_writebatch_t *wb, log_rec *rec, uint64_t id, memseries *s)
 {
     size_t len;
     const uint8_t *b = chunk_bytes(&s->head, &len);
     chunk_put(wb, s->head_part, id, s->head.mint, s->head.t, s->head_wseq, b, len);
     s->cut_maxt = s->head.t;
-    parts_note(db, s->head_part);
+    rec_note(db, rec, s->head_part, false);
     chunk_enc_free(&s->head);
-    db->st.chunks_cut++;
+    if (rec)
+        rec->cuts++;
+    else
+        db->st.chunks_cut++;
 }
 
 void head_cut(tsdb *db, rocksdb_writebatch_t *wb, uint64_t id, memseries *s)
@@ -72,7 +94,7 @@ void head_cut(tsdb *db, rocksdb_writebatch_t *wb, uint64_t id, memseries *s)
     be64_put(k + 1, id);
     be64_put(v, flip64(s->head.t));
     rocksdb_writebatch_put(wb, k, sizeof k, v, sizeof v);
-    cut_chunk(db, wb, id, s);
+    cut_chunk(db, wb, NULL, id, s);
 }
 
 void head_append(tsdb *db, rocksdb_writebatch_t *wb, log_rec *rec, uint64_t id, memseries *s,
@@ -82,7 +104,7 @@ void head_append(tsdb *db, rocksdb_writebatch_t *wb, log_rec *rec, uint64_t id, 
     if (s->head.n > 0 && (s->head.n >= CHUNK_MAX_SAMPLES || part != s->head_part)) {
         if (rec) { /* the watermark goes in the commit's log record: no 'H' key */
             log_record_cut(rec, id, s->head.t);
-            cut_chunk(db, wb, id, s);
+            cut_chunk(db, wb, rec, id, s);
         } else {
             head_cut(db, wb, id, s);
         }
@@ -97,8 +119,8 @@ void head_append(tsdb *db, rocksdb_writebatch_t *wb, log_rec *rec, uint64_t id, 
     s->maxt = t;
 }
 
-void ooo_write(tsdb *db, rocksdb_writebatch_t *wb, uint64_t id, uint64_t wseq, const qsample *s,
-               size_t n)
+void ooo_write(tsdb *db, rocksdb_writebatch_t *wb, log_rec *rec, uint64_t id, uint64_t wseq,
+               const qsample *s, size_t n)
 {
     size_t i = 0;
     while (i < n) {
@@ -112,8 +134,7 @@ void ooo_write(tsdb *db, rocksdb_writebatch_t *wb, uint64_t id, uint64_t wseq, c
         size_t len;
         const uint8_t *b = chunk_bytes(&e, &len);
         chunk_put(wb, part, id, e.mint, e.t, wseq, b, len);
-        parts_note(db, part);
-        dirty_note(db, part);
+        rec_note(db, rec, part, true);
         chunk_enc_free(&e);
     }
 }

@@ -26,11 +26,13 @@
  * What replay needs of the order of records: only per series — the wseq
  * order of the records holding a series' samples must be the order in
  * which they went into its head (cuts are deterministic given that order,
- * and out-of-order chunks are tagged with their commit's wseq + 1).  Today
- * the store's lock gives every commit a wseq as it stages, so all commits
- * are in that order; staging commits in parallel would need only a
- * per-series check (a commit must not stage into a series with a newer
- * wseq than its own).
+ * and out-of-order chunks are tagged with their commit's wseq + 1).  Commits
+ * stage in parallel, but hand over hand through the head stripes, taking
+ * their wseq on entering the first (commit.c): none overtakes another in
+ * any series.  Records may land in RocksDB out of wseq order; a crash may
+ * keep a later one without an earlier (never acknowledged) one, which
+ * replay then lacks, as it should.  Truncation runs with commits paused,
+ * so every record of the heads it sees has landed.
  */
 #include "aggregator/tsdb/tsdb_int.h"
 

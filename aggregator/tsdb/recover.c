@@ -25,8 +25,8 @@
 
 #define RECOVER_INTERVAL_MS 1000
 
-/* Under the access lock (exclusive) and the lock: no commit, group or
- * reader is in flight. */
+/* Under the access lock (exclusive) and the lock: no commit or reader is
+ * in flight. */
 static void reopen(tsdb *db)
 {
     char err[512] = "";

@@ -114,12 +114,12 @@ static void index_rebuild(tsdb *db)
 
 /* Drop the series whose every sample is below before (all in dropped
  * partitions: a series' out-of-order samples are never newer than its
- * maxt) and whose head is empty.  No group may be open or in flight while
- * series are freed: the commit hook reads their keys (commit.c). */
+ * maxt) and whose head is empty.  With commits paused: they stage into the
+ * series and the commit hook reads their keys (commit.c). */
 static void series_drop_expired(tsdb *db, int64_t before)
 {
+    commits_pause(db);
     pthread_mutex_lock(&db->lock);
-    groups_flush(db);
     rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
     uint64_t *gone = NULL;
     size_t n = 0, cap = 0;
@@ -153,6 +153,7 @@ static void series_drop_expired(tsdb *db, int64_t before)
     rocksdb_writebatch_destroy(wb);
     free(gone);
     pthread_mutex_unlock(&db->lock);
+    commits_resume(db);
 }
 
 int retention_run(tsdb *db, int64_t now)
@@ -196,9 +197,11 @@ int tsdb_apply_retention(tsdb *db, int64_t now, char *err, size_t errlen)
 
 int tsdb_truncate_log(tsdb *db, int64_t now, char *err, size_t errlen)
 {
+    commits_pause(db); /* it cuts heads and needs every record landed */
     pthread_mutex_lock(&db->lock);
     int rc = log_truncate(db, now, err, errlen);
     pthread_mutex_unlock(&db->lock);
+    commits_resume(db);
     return rc;
 }
 

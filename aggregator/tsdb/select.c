@@ -209,12 +209,15 @@ static picked *pick_series(tsdb *db, const label_matcher *ms, size_t nms, int64_
         p[i].id = ids.v[i];
         p[i].key = em_strndup(s->key, s->klen);
         p[i].klen = s->klen;
+        pthread_mutex_t *stripe = &db->stripe[STRIPE_OF(ids.v[i])]; /* commits stage into it */
+        pthread_mutex_lock(stripe);
         if (s->head.n && s->head.mint <= maxt && s->head.t >= mint) {
             const uint8_t *b = chunk_bytes(&s->head, &p[i].head_len);
             p[i].head = em_malloc(p[i].head_len);
             memcpy(p[i].head, b, p[i].head_len);
             p[i].head_wseq = s->head_wseq;
         }
+        pthread_mutex_unlock(stripe);
     }
     *nparts = 0;
     *parts = em_calloc(db->nparts + 1, sizeof(int64_t));

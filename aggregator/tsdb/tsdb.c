@@ -49,7 +49,6 @@ void store_leave(tsdb *db)
 
 int tsdb_write(tsdb *db, rocksdb_writebatch_t *wb, bool sync, char *err, size_t errlen)
 {
-    groups_flush(db);
     if (!db->db) { /* a recovery could not reopen it */
         snprintf(err, errlen, "store unavailable: %s", db->broken ? db->broken : "closed");
         return -1;
@@ -162,8 +161,8 @@ int state_load(tsdb *db, char *err, size_t errlen)
 {
     db->next_id = tsdb_get_u64(db, META_NEXT_ID, sizeof META_NEXT_ID, 1);
     db->next_wseq = tsdb_get_u64(db, META_NEXT_WSEQ, sizeof META_NEXT_WSEQ, 2);
-    db->id_written = db->next_id;
     db->wseq_reserved = db->next_wseq;
+    db->hook_turn = db->next_wseq;
     series_slot(db, db->next_id, NULL);
     load_series(db);
     agents_load(db);
@@ -203,13 +202,22 @@ void state_free(tsdb *db)
 static void locks_init(tsdb *db)
 {
     pthread_mutex_init(&db->lock, NULL);
-    pthread_rwlock_init(&db->ix_lock, NULL);
     pthread_rwlockattr_t wp; /* a waiting recovery is not starved by new commits */
     pthread_rwlockattr_init(&wp);
     pthread_rwlockattr_setkind_np(&wp, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
     pthread_rwlock_init(&db->access, &wp);
+    pthread_rwlock_init(&db->stage, &wp);   /* nor truncation or compaction */
+    pthread_rwlock_init(&db->ix_lock, &wp); /* nor a new series by staging */
     pthread_rwlockattr_destroy(&wp);
-    pthread_cond_init(&db->group_cond, NULL);
+    pthread_mutex_init(&db->create_lock, NULL);
+    pthread_mutex_init(&db->wseq_lock, NULL);
+    pthread_mutexattr_t spin; /* stripes are held briefly: spin a little before sleeping */
+    pthread_mutexattr_init(&spin);
+    pthread_mutexattr_settype(&spin, PTHREAD_MUTEX_ADAPTIVE_NP);
+    for (size_t i = 0; i < STRIPES; i++)
+        pthread_mutex_init(&db->stripe[i], &spin);
+    pthread_mutexattr_destroy(&spin);
+    pthread_cond_init(&db->commit_cond, NULL);
     pthread_mutex_init(&db->maint_lock, NULL);
     pthread_cond_init(&db->maint_cond, NULL);
 }
@@ -268,7 +276,12 @@ void tsdb_close(tsdb *db)
     pthread_mutex_destroy(&db->lock);
     pthread_rwlock_destroy(&db->ix_lock);
     pthread_rwlock_destroy(&db->access);
-    pthread_cond_destroy(&db->group_cond);
+    pthread_rwlock_destroy(&db->stage);
+    pthread_mutex_destroy(&db->create_lock);
+    pthread_mutex_destroy(&db->wseq_lock);
+    for (size_t i = 0; i < STRIPES; i++)
+        pthread_mutex_destroy(&db->stripe[i]);
+    pthread_cond_destroy(&db->commit_cond);
     free(db);
 }
 
@@ -423,12 +436,16 @@ void tsdb_get_stats(tsdb *db, tsdb_stats *st)
     st->head_max_t = INT64_MIN;
     for (uint64_t id = 1; id < db->next_id; id++) {
         memseries *s = db->series[id];
-        if (s && s->head.n) {
+        if (!s)
+            continue;
+        pthread_mutex_lock(&db->stripe[STRIPE_OF(id)]); /* commits stage into it */
+        if (s->head.n) {
             st->head_series++;
             st->head_chunks_bytes += s->head.cap;
             st->head_min_t = s->head.mint < st->head_min_t ? s->head.mint : st->head_min_t;
             st->head_max_t = s->head.t > st->head_max_t ? s->head.t : st->head_max_t;
         }
+        pthread_mutex_unlock(&db->stripe[STRIPE_OF(id)]);
     }
     st->partitions = db->nparts;
     pthread_mutex_unlock(&db->lock);

@@ -139,8 +139,9 @@ void tsdb_cardinality_free(tsdb_cardinality *c);
 /*
  * A sample a commit wrote: its series' canonical label key (name\0value\0...,
  * names sorted) and the sample.  A hook set here sees every sample once it is
- * durable (rejected and duplicate ones never), one call per group write, in
- * commit order, never two calls at once, outside the store's lock; the
+ * durable (rejected and duplicate ones never), one call per commit (two when
+ * it staged part of its batch late, commit.c), per series in the order the
+ * samples went into the store, never two calls at once, outside the store's lock; the
  * pointers are valid during the call only.  Set it before writes start.
  * (Remote write out: aggregator/forward.)
  */

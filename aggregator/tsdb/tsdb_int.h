@@ -50,6 +50,7 @@
 typedef struct memseries {
     chunk_enc head;        /* open head chunk; head.n == 0: none */
     int64_t maxt;          /* newest timestamp appended in order; INT64_MIN: none */
+    uint64_t last_wseq;    /* the newest commit that staged into it (commit.c) */
     int64_t head_part;     /* partition of the head chunk */
     int64_t last_write_ms; /* wall clock of the last append */
     uint32_t owner;        /* agent (index in tsdb.agents) it counts against; 0 none */
@@ -77,24 +78,16 @@ void series_map_free(series_map *m);
 typedef struct agent_count {
     char *id;
     uint64_t active;
-    uint64_t seq;     /* highest seq staged (in a written or pending group) */
-    uint64_t durable; /* highest seq whose group is written */
+    uint64_t seq;     /* highest seq staged (its write may be in flight) */
+    uint64_t durable; /* highest seq written */
+    bool busy;        /* a commit of this agent is in flight: the next waits */
 } agent_count;
 
-/* Commits staged together and written with one RocksDB write (group
- * commit): the first waiter to find no write in flight writes the group. */
-typedef struct commit_group {
-    rocksdb_writebatch_t *wb;
-    uint32_t *agents; /* agent indexes (1-based) whose seq the group records */
-    uint64_t *seqs;
-    size_t nagents, capagents;
-    size_t waiters; /* commits still to read the outcome */
-    bool done;
-    int rc;
-    char err[256];
-    tsdb_written *written; /* for the commit hook, in staging order */
-    size_t nwritten, capwritten;
-} commit_group;
+/* Heads are staged under one of STRIPES locks, by series id; runs of 16
+ * ids share a stripe, so a batch's mostly ascending ids change stripes
+ * seldom (commit.c). */
+#define STRIPES 32
+#define STRIPE_OF(id) ((size_t)((id) >> 4) % STRIPES)
 
 struct tsdb {
     rocksdb_t *db;
@@ -106,14 +99,24 @@ struct tsdb {
     /* Readers of ix/series take either lock; writers take both, so the
      * append path can look up known series without waiting for commits. */
     pthread_rwlock_t ix_lock;
+    /* Commits hold it shared from start to end; taken exclusively
+     * (commits_pause) by whoever needs no commit in flight: log
+     * truncation, compaction rewrites, series drops, a hook change. */
+    pthread_rwlock_t stage;
+    pthread_mutex_t create_lock;     /* series creation, one at a time (commit.c) */
+    pthread_mutex_t stripe[STRIPES]; /* the heads of the series in a stripe */
+    /* Lock order: access, stage, create_lock, lock, ix_lock; a stripe after
+     * ix_lock (commits) or the lock (readers), one at a time but in
+     * stage_late (all, ascending, then wseq_lock). */
     series_index ix;
     series_map by_key;
     memseries **series; /* by id; [0] unused */
     size_t cap_series;
-    uint64_t next_id;       /* ids start at 1 */
-    uint64_t next_wseq;     /* commit sequence, starts at 2, steps by 2 */
-    uint64_t id_written;    /* next_id as on disk */
+    uint64_t next_id; /* ids start at 1 */
+    pthread_mutex_t wseq_lock;
+    uint64_t next_wseq;     /* commit sequence, starts at 2, steps by 2; under wseq_lock */
     uint64_t wseq_reserved; /* the 'M' next_wseq on disk: every wseq used is below */
+    uint64_t hook_turn;     /* with a hook: the wseq whose commit calls it next */
     strmap agent_map;       /* agent id → index in agents */
     agent_count *agents;
     size_t nagents, capagents;
@@ -130,10 +133,8 @@ struct tsdb {
      * (commits, selections, compaction and retention scans), exclusively by
      * a recovery that reopens it; always before the lock, never nested. */
     pthread_rwlock_t access;
-    _Atomic uint64_t drop_gen; /* bumped when series are dropped: stales tsdb_refs */
-    commit_group *open_group;  /* collecting commits; NULL: none */
-    bool writing;              /* a group write is in flight (outside the lock) */
-    pthread_cond_t group_cond;
+    _Atomic uint64_t drop_gen;  /* bumped when series are dropped: stales tsdb_refs */
+    pthread_cond_t commit_cond; /* an agent's commit or a hook turn ended */
     tsdb_stats st;
     tsdb_commit_hook hook; /* see tsdb_set_commit_hook */
     void *hook_arg;
@@ -197,8 +198,11 @@ void head_append(tsdb *db, rocksdb_writebatch_t *wb, log_rec *rec, uint64_t id, 
 /* Write s's head chunk as a chunk key and its 'H' watermark into wb. */
 void head_cut(tsdb *db, rocksdb_writebatch_t *wb, uint64_t id, memseries *s);
 /* Write out-of-order samples (sorted, unique times) of one series as chunks. */
-void ooo_write(tsdb *db, rocksdb_writebatch_t *wb, uint64_t id, uint64_t wseq, const qsample *s,
-               size_t n);
+void ooo_write(tsdb *db, rocksdb_writebatch_t *wb, log_rec *rec, uint64_t id, uint64_t wseq,
+               const qsample *s, size_t n);
+/* A chunk went to partition part: noted in rec (a commit's, applied later
+ * under the lock), or in the store's lists right away when rec is NULL. */
+void rec_note(tsdb *db, log_rec *rec, int64_t part, bool dirty);
 
 /* Write one chunk key into wb. */
 void chunk_put(rocksdb_writebatch_t *wb, int64_t part, uint64_t id, int64_t mint, int64_t maxt,
@@ -209,11 +213,17 @@ void chunk_put(rocksdb_writebatch_t *wb, int64_t part, uint64_t id, int64_t mint
 qiter *merge_iter_new(int64_t mint, int64_t maxt);
 void merge_iter_add(qiter *it, const void *b, size_t len, uint64_t wseq);
 
-/* Log (log.c): one commit's record, deltas against the previous entry. */
+/* Log (log.c): one commit's record, deltas against the previous entry;
+ * also what the commit's chunks did to the store's partition lists and
+ * counters, applied under the lock once staging is done (commit.c). */
 struct log_rec {
     ebuf buf;
     uint64_t id;
     int64_t t;
+    int64_t *parts; /* partitions given chunks; dirty[i]: out-of-order ones */
+    bool *dirty;
+    size_t nparts, capparts;
+    uint64_t cuts;
 };
 void log_record_add(log_rec *rec, uint64_t id, int64_t t, double v);
 /* Series id's head chunk, up to maxt, was cut to a chunk key in this commit. */
@@ -231,8 +241,8 @@ int retention_run(tsdb *db, int64_t now);
 int compact_run(tsdb *db, bool all);
 
 /* Writes with the store's write options; on failure the store is marked
- * broken.  Under the lock: waits for an in-flight group write first, so
- * writes land in the order memory saw them. */
+ * broken.  Under the lock, with commits paused where the write must land
+ * after every commit memory has seen (commit.c). */
 int tsdb_write(tsdb *db, rocksdb_writebatch_t *wb, bool sync, char *err, size_t errlen);
 uint64_t tsdb_get_u64(tsdb *db, const char *k, size_t kl, uint64_t dflt);
 void tsdb_put_u64(rocksdb_writebatch_t *wb, const char *k, size_t kl, uint64_t v);
@@ -258,8 +268,10 @@ void recover_if_broken(tsdb *db);
 /* Agents (commit.c): the in-memory seq of every agent, loaded at open. */
 void agents_load(tsdb *db);
 uint32_t agent_index(tsdb *db, const char *agent_id);
-/* Under the lock: write the open group and wait for the write in flight, so
- * that a write made now lands after every commit memory has seen. */
-void groups_flush(tsdb *db);
+/* Wait for the commits in flight and hold new ones back (taken before the
+ * lock, never under it): heads stay still and writes made meanwhile land
+ * after every commit memory has seen.  Then let them go. */
+void commits_pause(tsdb *db);
+void commits_resume(tsdb *db);
 
 #endif

@@ -2,7 +2,9 @@
  * test_ingest.c — the aggregator's ingest endpoint over real nng sockets on
  * loopback into a real RocksDB store: token authentication per connection
  * (hashed tokens, instance binding), the ingest limits, the table of known
- * agents, and TLS (plain and mutual) with certificates openssl makes.
+ * agents, sessions (bases per connection, pipelined batches parked until
+ * their predecessor commits, and their counters), and TLS (plain and
+ * mutual) with certificates openssl makes.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +22,7 @@
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/util/platform.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,10 +68,10 @@ static nng_socket client(const fixture *f)
     return s;
 }
 
-/* One exchange; returns the Ack (free it) and its reason in reason. */
-static Ember__Ack__Status exchange(nng_socket s, const ebuf *m, char *reason, size_t len)
+/* The Ack of the request sent on s: its status, its reason in reason and
+ * (seq may be NULL) its seq. */
+static Ember__Ack__Status recv_ack(nng_socket s, char *reason, size_t len, uint64_t *seq)
 {
-    assert_int_equal(nng_send(s, m->data, m->len, 0), 0);
     char *buf;
     size_t n;
     assert_int_equal(nng_recv(s, &buf, &n, NNG_FLAG_ALLOC), 0);
@@ -77,8 +80,29 @@ static Ember__Ack__Status exchange(nng_socket s, const ebuf *m, char *reason, si
     assert_non_null(ack);
     Ember__Ack__Status st = ack->status;
     snprintf(reason, len, "%s", ack->reason ? ack->reason : "");
+    if (seq)
+        *seq = ack->seq;
     ember__ack__free_unpacked(ack, NULL);
     return st;
+}
+
+/* One exchange; returns the Ack's status and its reason in reason. */
+static Ember__Ack__Status exchange(nng_socket s, const ebuf *m, char *reason, size_t len)
+{
+    assert_int_equal(nng_send(s, m->data, m->len, 0), 0);
+    return recv_ack(s, reason, len, NULL);
+}
+
+/* The endpoint's counters as /metrics shows them (free text). */
+static void metrics_text(ingest *in, ebuf *text)
+{
+    metric_set ms;
+    metric_set_init(&ms);
+    ingest_reject_metrics(in, &ms);
+    ebuf_init(text);
+    expfmt_write(text, &ms);
+    ebuf_putc(text, '\0');
+    metric_set_free(&ms);
 }
 
 static Ember__Ack__Status hello(nng_socket s, const char *token, char *reason, size_t len)
@@ -201,17 +225,11 @@ static void test_auth_per_connection(void **state)
     assert_int_equal(st.samples, 3);
 
     /* The refusals are in /metrics by reason. */
-    metric_set ms;
-    metric_set_init(&ms);
-    ingest_reject_metrics(f.in, &ms);
     ebuf text;
-    ebuf_init(&text);
-    expfmt_write(&text, &ms);
-    ebuf_putc(&text, '\0');
+    metrics_text(f.in, &text);
     assert_non_null(strstr((char *)text.data,
                            "ember_aggregator_ingest_refused_total{reason=\"invalid_token\"} 4"));
     ebuf_free(&text);
-    metric_set_free(&ms);
 
     /* The agent table: Hello's version and instance, its address, counts. */
     ingest_agent *v;
@@ -456,10 +474,55 @@ static void test_base_is_per_connection(void **state)
     ingest_stats st;
     ingest_get_stats(f.in, &st);
     assert_int_equal(st.samples, 3 * 20);
+    assert_int_equal(st.unknown_base, 1);
     nng_close(c);
     ebuf_free(&m);
     ebuf_free(&self);
     wire_base_clear(&base);
+    stop(&f);
+}
+
+/* A pipelined batch that arrives before its predecessor waits for its
+ * commit (parked), then is applied after it; the wait is counted and
+ * timed on /metrics. */
+static void test_parked_until_predecessor(void **state)
+{
+    fixture f;
+    ingest_options o = {.workers = 2};
+    start(&f, "tcp", &o);
+    nng_socket early = client(&f), first = client(&f);
+    ebuf m;
+    ebuf_init(&m);
+    delta_batch(&m, 2, NULL, 0, 1, NULL); /* seq 2, after seq 1 */
+    assert_int_equal(nng_send(early, m.data, m.len, 0), 0);
+    nng_msleep(300); /* it is parked by now: nothing committed yet */
+    assert_int_equal(tsdb_agent_seq(f.db, "agent-a"), 0);
+    ebuf_reset(&m);
+    delta_batch(&m, 1, NULL, 0, 0, NULL);
+    char reason[256];
+    assert_int_equal(exchange(first, &m, reason, sizeof reason), EMBER__ACK__STATUS__OK);
+    uint64_t seq;
+    assert_int_equal(recv_ack(early, reason, sizeof reason, &seq), EMBER__ACK__STATUS__OK);
+    assert_int_equal(seq, 2);
+    assert_int_equal(tsdb_agent_seq(f.db, "agent-a"), 2);
+
+    ingest_stats st;
+    ingest_get_stats(f.in, &st);
+    assert_int_equal(st.parked, 1);
+    assert_int_equal(st.park_timeouts, 0);
+    assert_true(st.parked_ms >= 250);
+    assert_true(st.parked_ms < 2000); /* woken by the commit, not by the time-out */
+    ebuf text;
+    metrics_text(f.in, &text);
+    assert_non_null(
+        strstr((char *)text.data, "\nember_aggregator_ingest_parked_batches_total 1\n"));
+    assert_non_null(strstr((char *)text.data, "\nember_aggregator_ingest_park_timeouts_total 0\n"));
+    assert_non_null(strstr((char *)text.data, "\nember_aggregator_ingest_parked_seconds_total 0."));
+    assert_non_null(strstr((char *)text.data, "\nember_aggregator_ingest_unknown_base_total 0\n"));
+    ebuf_free(&text);
+    ebuf_free(&m);
+    nng_close(early);
+    nng_close(first);
     stop(&f);
 }
 
@@ -643,6 +706,7 @@ int main(void)
         cmocka_unit_test(test_agents_api),
         cmocka_unit_test(test_sender_token),
         cmocka_unit_test(test_base_is_per_connection),
+        cmocka_unit_test(test_parked_until_predecessor),
         cmocka_unit_test(test_pipelined_delivery_across_restart),
     };
     const struct CMUnitTest tls_tests[] = {
