@@ -230,6 +230,20 @@ static bool mark_invariant(promql_expr *e, int64_t start, int64_t end)
     return false;
 }
 
+#define MAX_EVAL_OFFSET_MS ((int64_t)1 << 60) /* ~36 million years */
+
+static int64_t sat_add(int64_t a, int64_t b)
+{
+    int64_t r;
+    return __builtin_add_overflow(a, b, &r) ? (b > 0 ? INT64_MAX : INT64_MIN) : r;
+}
+
+static int64_t sat_sub(int64_t a, int64_t b)
+{
+    int64_t r;
+    return __builtin_sub_overflow(a, b, &r) ? (b < 0 ? INT64_MAX : INT64_MIN) : r;
+}
+
 /* The subqueries on the path from the root to a node (its ancestors). */
 typedef struct subq_path {
     const promql_expr **v;
@@ -247,7 +261,7 @@ static int64_t at_offset(const promql_expr *e, int64_t eval_time, const subq_pat
     int64_t subq_ts = 0;
     for (size_t i = 0; i < path->n; i++) {
         const promql_expr *s = path->v[i];
-        subq_offset += s->offset_ms;
+        subq_offset = sat_add(subq_offset, s->offset_ms);
         if (s->at != PA_NONE) {
             subq_offset = s->offset_ms;
             subq_ts = s->at_ms;
@@ -255,8 +269,14 @@ static int64_t at_offset(const promql_expr *e, int64_t eval_time, const subq_pat
         }
     }
     if (subq_at)
-        subq_offset += eval_time - subq_ts;
-    return e->offset_ms + (eval_time - e->at_ms) - subq_offset;
+        subq_offset = sat_add(subq_offset, sat_sub(eval_time, subq_ts));
+    int64_t off = sat_sub(sat_add(e->offset_ms, sat_sub(eval_time, e->at_ms)), subq_offset);
+    /* An @ time at the ends of int64 is as far from any data as one a few
+     * million years away; bounding the offset keeps every window
+     * computation (t - offset - range - lookback) inside int64. */
+    return off < -MAX_EVAL_OFFSET_MS  ? -MAX_EVAL_OFFSET_MS
+           : off > MAX_EVAL_OFFSET_MS ? MAX_EVAL_OFFSET_MS
+                                      : off;
 }
 
 static void set_offsets(promql_expr *e, int64_t eval_time, subq_path *path)
@@ -528,11 +548,8 @@ static int eval_invariant(evaluator *ev, promql_expr *e, pvalue *out)
     return repeat_steps(ev, out);
 }
 
-int ev_eval(evaluator *ev, promql_expr *e, pvalue *out)
+static int eval_node(evaluator *ev, promql_expr *e, pvalue *out)
 {
-    memset(out, 0, sizeof *out);
-    if (ev_interrupted(ev))
-        return -1;
     if (e->invariant && !is_literal(e) && ev->nsteps > 1)
         return eval_invariant(ev, e, out);
     switch (e->kind) {
@@ -551,6 +568,17 @@ int ev_eval(evaluator *ev, promql_expr *e, pvalue *out)
     case PN_CALL: return ev_call(ev, e, out);
     }
     return ev_fail(ev, PROMQL_ERR_INTERNAL, "unexpected expression node %d", (int)e->kind);
+}
+
+int ev_eval(evaluator *ev, promql_expr *e, pvalue *out)
+{
+    memset(out, 0, sizeof *out);
+    if (ev_interrupted(ev))
+        return -1;
+    int rc = eval_node(ev, e, out);
+    if (rc != 0)
+        pvalue_free(ev, out); /* whatever the node had made when it failed */
+    return rc;
 }
 
 /* ---- queries ---- */

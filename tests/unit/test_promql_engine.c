@@ -51,6 +51,12 @@ static void test_selectors(void **state)
                             "    foo{a=\"2\"} 10 _ 30 30 30\n"
                             "eval range from 0 to 3m step 1m bar @ 120\n"
                             "    bar 5 5 5 5\n"
+                            "# @ at the ends of int64 (fuzz_promql_eval: offsets overflowed)\n"
+                            "eval instant at 10m foo @ 9223372036854775.807\n"
+                            "eval range from 0 to 2m step 1m foo @ -9223372036854775.808\n"
+                            "eval range from 0 to 2m step 1m "
+                            "max_over_time(foo[5m:1m] @ -9223372036854775.808)\n"
+                            "eval instant at 10m rate(foo[5m] @ 9223372036854775.807 offset -5m)\n"
                             "eval instant at 1m foo[1m]\n"
                             "    foo{a=\"1\"} 1 2\n"
                             "    foo{a=\"2\"} 10\n"
@@ -123,8 +129,20 @@ static void test_binary_operators(void **state)
                "    1\n"
                "eval instant at 5m -req{code=\"500\"}\n"
                "    {job=\"a\",inst=\"1\",code=\"500\"} -5\n"
+
                "eval range from 0 to 3m step 1m req{code=\"500\"} + on(job) group_left lim\n"
-               "    {job=\"a\",inst=\"1\",code=\"500\"} 100 101 102 103\n");
+               "    {job=\"a\",inst=\"1\",code=\"500\"} 100 101 102 103\n"
+               "# an error at a late step frees what the earlier steps made (a leak\n"
+               "# fuzz_promql_eval found): a second one-side series from 5m on\n"
+               "clear\n"
+               "load 1m\n"
+               "    one{x=\"1\"} 1x10\n"
+               "    one{x=\"2\"} _x5 1x5\n"
+               "    many 2x10\n"
+               "eval range from 0 to 4m step 1m many / on() one\n"
+               "    {} 2 2 2 2 2\n"
+               "eval_fail range from 0 to 10m step 1m many / on() one\n"
+               "    execution\n");
 }
 
 static void test_nan_and_infinities(void **state)
