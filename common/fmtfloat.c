@@ -107,7 +107,7 @@ static size_t layout_f(char *buf, size_t i, const decimal *dec)
     return i;
 }
 
-typedef enum { LAYOUT_G, LAYOUT_JSON } layout;
+typedef enum { LAYOUT_G, LAYOUT_JSON, LAYOUT_F } layout;
 
 static size_t fmt_float(char *buf, double v, layout how)
 {
@@ -122,7 +122,9 @@ static size_t fmt_float(char *buf, double v, layout how)
     decimal dec;
     shortest_digits(v, &dec);
     bool use_e;
-    if (how == LAYOUT_G) {
+    if (how == LAYOUT_F) {
+        use_e = false;
+    } else if (how == LAYOUT_G) {
         /* ftoa.go 'g' with precision -1: eprec is 6 for the shortest form. */
         int exp = dec.dp - 1;
         use_e = exp < -4 || exp >= 6;
@@ -140,6 +142,11 @@ size_t fmt_float_text(char *buf, double v)
 size_t fmt_float_json(char *buf, double v)
 {
     return fmt_float(buf, v, LAYOUT_JSON);
+}
+
+size_t fmt_float_plain(char *buf, double v)
+{
+    return fmt_float(buf, v, LAYOUT_F);
 }
 
 static bool equal_fold(const char *s, size_t n, const char *lower)

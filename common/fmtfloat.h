@@ -23,6 +23,14 @@
 
 size_t fmt_float_text(char *buf, double v);
 size_t fmt_float_json(char *buf, double v);
+/*
+ * Go's strconv.FormatFloat(v, 'f', -1, 64): the same shortest digits, never
+ * an exponent ("1000000000000000000000", "0.0000001", "-0", "NaN",
+ * "+Inf"), as count_values' label and the API's scalar values spell them.
+ * buf holds FMT_FLOAT_PLAIN_MAX bytes (5e-324 takes 327).
+ */
+#define FMT_FLOAT_PLAIN_MAX 332
+size_t fmt_float_plain(char *buf, double v);
 
 /*
  * Parse s[0..n) as Go's strconv.ParseFloat(s, 64) accepts it: decimal and

@@ -103,7 +103,7 @@ bool ev_window_fits(evaluator *ev, size_t n)
     return true;
 }
 
-void ev_release_samples(evaluator *ev, size_t n)
+static void ev_release_samples(evaluator *ev, size_t n)
 {
     *ev->cur_samples = *ev->cur_samples > n ? *ev->cur_samples - n : 0;
 }
@@ -375,8 +375,9 @@ int ev_select_each(evaluator *ev, promql_expr *vs, int64_t mint, int64_t maxt, s
     return rc;
 }
 
-void ev_instant_points(evaluator *ev, const qseries *raw, int64_t offset, bool timestamps,
-                       qseries *out)
+/* vectorSelectorSingle at every step of ev over one series' samples. */
+static void ev_instant_points(evaluator *ev, const qseries *raw, int64_t offset, bool timestamps,
+                              qseries *out)
 {
     size_t j = 0;
     for (size_t i = 0; i < ev->nsteps; i++) {

@@ -55,7 +55,6 @@ int ev_fail(evaluator *ev, promql_errtype type, const char *fmt, ...)
 bool ev_interrupted(evaluator *ev);
 /* Account n more points held; false (failure set) over max_samples. */
 bool ev_take_samples(evaluator *ev, size_t n);
-void ev_release_samples(evaluator *ev, size_t n);
 /* A range function's window of n samples is held while its step is
  * computed (Prometheus counts it); false (failure set) over max_samples. */
 bool ev_window_fits(evaluator *ev, size_t n);
@@ -112,9 +111,6 @@ int ev_select_each(evaluator *ev, promql_expr *vs, int64_t mint, int64_t maxt, s
 /* The instant selector vs at every step into out (PV_VECTOR); with
  * timestamps, each point's value is its sample's time in seconds. */
 int ev_select_vector(evaluator *ev, promql_expr *vs, bool timestamps, pvalue *out);
-/* vectorSelectorSingle at every step of ev over one series' samples. */
-void ev_instant_points(evaluator *ev, const qseries *raw, int64_t offset, bool timestamps,
-                       qseries *out);
 
 /* The expression under parens (and nothing else). */
 promql_expr *unwrap_parens(promql_expr *e);

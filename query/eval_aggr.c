@@ -71,49 +71,6 @@ static void group_labels(const promql_expr *e, const labelset *src, const char *
     }
 }
 
-/* Go's strconv.FormatFloat(v, 'f', -1, 64): the shortest decimal that
- * reads back as v, never in exponent form. */
-static void format_float_plain(double v, char *out, size_t len)
-{
-    if (isnan(v) || isinf(v)) {
-        snprintf(out, len, "%s", isnan(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf");
-        return;
-    }
-    char digits[40];
-    int prec = 0;
-    for (; prec < 17; prec++) {
-        snprintf(digits, sizeof digits, "%.*e", prec, v);
-        if (strtod(digits, NULL) == v)
-            break;
-    }
-    int exp10 = atoi(strchr(digits, 'e') + 1);
-    char mant[24];
-    size_t nm = 0;
-    for (const char *p = digits; *p != 'e'; p++)
-        if (*p >= '0' && *p <= '9')
-            mant[nm++] = *p;
-    size_t o = 0;
-    char buf[400];
-    if (v < 0)
-        buf[o++] = '-';
-    if (exp10 < 0) {
-        buf[o++] = '0';
-        buf[o++] = '.';
-        for (int i = -1; i > exp10; i--)
-            buf[o++] = '0';
-        for (size_t i = 0; i < nm; i++)
-            buf[o++] = mant[i];
-    } else {
-        for (int i = 0; i <= exp10 || (size_t)i < nm; i++) {
-            if (i == exp10 + 1)
-                buf[o++] = '.';
-            buf[o++] = (size_t)i < nm ? mant[i] : '0';
-        }
-    }
-    buf[o] = '\0';
-    snprintf(out, len, "%s", buf);
-}
-
 /* ---- Go's container/heap over heap_item, with a less function ---- */
 
 typedef bool (*heap_less)(const heap_item *a, const heap_item *b);
@@ -385,8 +342,8 @@ static int run_steps(aggr *a, const double *param, const char *value_label, cons
             double v = s->samples[a->cursor[i]].v;
             size_t gi;
             if (value_label) {
-                char num[400];
-                format_float_plain(v, num, sizeof num);
+                char num[FMT_FLOAT_PLAIN_MAX];
+                fmt_float_plain(num, v);
                 gi = group_of(a, &s->labels, value_label, num);
             } else {
                 gi = gid[i];

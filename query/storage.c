@@ -1,7 +1,7 @@
 /*
  * storage.c — the small containers of the storage interface (storage.h):
- * series sets, selections with their iterators, the in-memory slice
- * iterator.  The staleness marker lives in common/stale.h.
+ * series sets and selections with their iterators.  The staleness
+ * marker lives in common/stale.h.
  */
 #include "query/storage.h"
 
@@ -54,62 +54,6 @@ void qseries_set_sort(qseries_set *s)
 {
     if (s->n > 1)
         qsort(s->v, s->n, sizeof(qseries), qseries_cmp);
-}
-
-typedef struct slice_iter {
-    qiter base;
-    qsample *s;
-    size_t n, i; /* i: index of the next sample to return */
-} slice_iter;
-
-static bool slice_next(qiter *it)
-{
-    slice_iter *si = (slice_iter *)it;
-    if (si->i >= si->n)
-        return false;
-    it->t = si->s[si->i].t;
-    it->v = si->s[si->i].v;
-    si->i++;
-    return true;
-}
-
-static bool slice_seek(qiter *it, int64_t t)
-{
-    slice_iter *si = (slice_iter *)it;
-    if (si->i > 0 && it->t >= t)
-        return true;
-    /* Binary search the first sample >= t among those not yet returned. */
-    size_t lo = si->i, hi = si->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (si->s[mid].t < t)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    si->i = lo;
-    return slice_next(it);
-}
-
-static void slice_free(qiter *it)
-{
-    slice_iter *si = (slice_iter *)it;
-    free(si->s);
-    free(si);
-}
-
-static const qiter_ops slice_ops = {slice_next, slice_seek, slice_free};
-
-qiter *qiter_slice_new(const qsample *samples, size_t n)
-{
-    slice_iter *si = em_calloc(1, sizeof *si);
-    si->base.ops = &slice_ops;
-    si->n = n;
-    if (n) {
-        si->s = em_malloc(n * sizeof(qsample));
-        memcpy(si->s, samples, n * sizeof(qsample));
-    }
-    return &si->base;
 }
 
 void qselect_set_init(qselect_set *s)

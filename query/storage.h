@@ -11,8 +11,7 @@
  * markers are returned as samples with the stale NaN value.
  *
  * The storage implementation (aggregator/tsdb) fills a query_storage with its
- * context and select function; the engine never sees RocksDB.  qiter_slice
- * iterates over an array of samples, for storages that hold them in memory.
+ * context and select function; the engine never sees RocksDB.
  */
 #ifndef EMBER_QUERY_STORAGE_H
 #define EMBER_QUERY_STORAGE_H
@@ -75,9 +74,6 @@ static inline void qiter_free(qiter *it)
     if (it)
         it->ops->free(it);
 }
-
-/* An iterator over a copy of samples[0..n) (ascending, unique times). */
-qiter *qiter_slice_new(const qsample *samples, size_t n);
 
 typedef struct qselected {
     labelset labels;

@@ -55,10 +55,9 @@ bool query_gate_enter(query_gate *g, int64_t deadline_ms);
 void query_gate_leave(query_gate *g);
 void query_gate_counts(query_gate *g, int *active, int *waiting, int *max);
 
-/* Prometheus's JSON (api_json.c): sample times as seconds with three
- * decimals at most, label sets as objects, and a query result streamed as
- * the success answer (takes *res, leaving it empty). */
-void api_json_timestamp(ebuf *out, int64_t ms);
+/* Prometheus's JSON (api_json.c): label sets as objects, and a query
+ * result streamed as the success answer (takes *res, leaving it empty;
+ * sample times as seconds with three decimals at most). */
 void api_json_labels(ebuf *out, const labelset *ls);
 void api_stream_result(httpd_response *resp, promql_result *res);
 

@@ -12,7 +12,8 @@
  * with vector and matrix times as marshalTimestamp writes them and values
  * as marshalValue (fmt_float_json: "NaN", "+Inf", shortest round trip);
  * a scalar or string is promql.Scalar's / String's own JSON: the time a
- * Go float, the value in 'f' format.
+ * Go float, the value in 'f' format (fmt_float_plain: "1e-07" is
+ * "0.0000001").
  */
 #include "aggregator/http/api.h"
 
@@ -27,7 +28,7 @@
 
 #define API_JSON_PIECE (32u << 10)
 
-void api_json_timestamp(ebuf *out, int64_t ms)
+static void api_json_timestamp(ebuf *out, int64_t ms)
 {
     /* Seconds with exactly three decimals, omitted when zero:
      * 1700000000.123, 1700000000.050, 1700000000. */
@@ -53,48 +54,6 @@ void api_json_labels(ebuf *out, const labelset *ls)
         json_string(out, ls->v[i].value);
     }
     ebuf_putc(out, '}');
-}
-
-/*
- * Go's strconv.FormatFloat(v, 'f', -1, 64), which promql.Scalar's JSON
- * uses: fmt_float_json's shortest digits, written without an exponent
- * ("1e-07" is "0.0000001").
- */
-static void put_zeros(ebuf *out, int n)
-{
-    for (int i = 0; i < n; i++)
-        ebuf_putc(out, '0');
-}
-
-static void format_f(ebuf *out, double v)
-{
-    char e[FMT_FLOAT_MAX];
-    fmt_float_json(e, v);
-    const char *x = strchr(e, 'e');
-    if (!x) {
-        ebuf_puts(out, e);
-        return;
-    }
-    char digits[FMT_FLOAT_MAX];
-    int nd = 0;
-    if (e[0] == '-')
-        ebuf_putc(out, '-');
-    for (const char *c = e + (e[0] == '-'); c < x; c++)
-        if (*c != '.')
-            digits[nd++] = *c;
-    int point = atoi(x + 1) + 1; /* digits before the decimal point */
-    if (point <= 0) {
-        ebuf_puts(out, "0.");
-        put_zeros(out, -point);
-        ebuf_append(out, digits, (size_t)nd);
-    } else if (point >= nd) {
-        ebuf_append(out, digits, (size_t)nd);
-        put_zeros(out, point - nd);
-    } else {
-        ebuf_append(out, digits, (size_t)point);
-        ebuf_putc(out, '.');
-        ebuf_append(out, digits + point, (size_t)(nd - point));
-    }
 }
 
 /* promql.Scalar's and String's time: float64(t) / 1000 as Go's JSON
@@ -158,7 +117,8 @@ static void write_point_result(const result_stream *s, ebuf *out)
     ebuf_putc(out, ',');
     if (s->res.type == PV_SCALAR) {
         ebuf_putc(out, '"');
-        format_f(out, p.v);
+        char num[FMT_FLOAT_PLAIN_MAX];
+        ebuf_append(out, num, fmt_float_plain(num, p.v));
         ebuf_putc(out, '"');
     } else {
         json_string(out, s->res.string ? s->res.string : "");

@@ -103,8 +103,9 @@ static void note_rejection(api_write_result *res, const char *why, const labelse
     ebuf_free(&lb);
 }
 
-/* ls borrows the request's strings (tsdb_append only reads them): no copy
- * per label. */
+/* ls borrows the request's strings (tsdb_append_ref only reads them): no
+ * copy per label.  The series is looked up by its labels once; its other
+ * samples go by the reference that lookup filled. */
 static void append_series(tsdb_appender *app, const Prometheus__TimeSeries *ts, labelset *ls,
                           api_write_result *res)
 {
@@ -112,10 +113,11 @@ static void append_series(tsdb_appender *app, const Prometheus__TimeSeries *ts, 
     for (size_t i = 0; i < ts->n_labels; i++)
         ls->v[i] = (label){ts->labels[i]->name, ts->labels[i]->value};
     ls->n = ts->n_labels;
+    tsdb_ref ref = {0, 0};
     for (size_t k = 0; k < ts->n_samples; k++) {
         const Prometheus__Sample *s = ts->samples[k];
         res->received++;
-        const char *why = tsdb_append(app, ls, s->timestamp, s->value);
+        const char *why = tsdb_append_ref(app, &ref, ls, s->timestamp, s->value);
         if (why)
             note_rejection(res, why, ls);
     }

@@ -224,9 +224,25 @@ void harness_cleanup(void)
     tmpdir[0] = '\0';
 }
 
+/* Start argv under name and wait until http://127.0.0.1:port/-/ready
+ * answers, failing the test with its log otherwise. */
+static pid_t spawn_until_ready(const char *name, char *const argv[], unsigned port, int timeout_ms)
+{
+    char url[128];
+    pid_t pid = harness_spawn(name, argv);
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/-/ready", port);
+    if (!harness_wait_http(url, timeout_ms)) {
+        ebuf log;
+        ebuf_init(&log);
+        harness_log(name, &log);
+        fail_msg("%s did not become ready: %s", name, log.data ? log.data : "(no log)");
+    }
+    return pid;
+}
+
 pid_t harness_spawn_aggregator(const char *name, unsigned api_port, const char *const *extra)
 {
-    char bin[512], http[64], ingest[64], dir[600], url[128];
+    char bin[512], http[64], ingest[64], dir[600];
     snprintf(http, sizeof http, "127.0.0.1:%u", api_port);
     snprintf(ingest, sizeof ingest, "tcp://127.0.0.1:%u", harness_free_port());
     snprintf(dir, sizeof dir, "%s/%s", harness_tmpdir(), name);
@@ -241,13 +257,20 @@ pid_t harness_spawn_aggregator(const char *name, unsigned api_port, const char *
     for (size_t i = 0; extra && extra[i] && n + 1 < sizeof argv / sizeof argv[0]; i++)
         argv[n++] = (char *)extra[i];
     argv[n] = NULL;
-    pid_t pid = harness_spawn(name, argv);
-    snprintf(url, sizeof url, "http://127.0.0.1:%u/-/ready", api_port);
-    if (!harness_wait_http(url, 20000)) {
-        ebuf log;
-        ebuf_init(&log);
-        harness_log(name, &log);
-        fail_msg("%s did not become ready: %s", name, log.data ? log.data : "(no log)");
-    }
-    return pid;
+    return spawn_until_ready(name, argv, api_port, 20000);
+}
+
+pid_t harness_spawn_prometheus(const char *name, const char *cfg, const char *data_dir,
+                               unsigned port, const char *const *extra)
+{
+    char cfgflag[600], dataflag[600], listen[64];
+    snprintf(cfgflag, sizeof cfgflag, "--config.file=%s", cfg);
+    snprintf(dataflag, sizeof dataflag, "--storage.tsdb.path=%s", data_dir);
+    snprintf(listen, sizeof listen, "--web.listen-address=127.0.0.1:%u", port);
+    char *argv[16] = {HARNESS_PROMETHEUS, cfgflag, dataflag, listen};
+    size_t n = 4;
+    for (size_t i = 0; extra && extra[i] && n + 1 < sizeof argv / sizeof argv[0]; i++)
+        argv[n++] = (char *)extra[i];
+    argv[n] = NULL;
+    return spawn_until_ready(name, argv, port, 30000);
 }

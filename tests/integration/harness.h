@@ -30,6 +30,17 @@ pid_t harness_spawn(const char *name, char *const argv[]);
  * (fails the test if it does not within 20 s).  Returns the pid.
  */
 pid_t harness_spawn_aggregator(const char *name, unsigned api_port, const char *const *extra);
+
+/* Debian's prometheus, the peer the tests agree with. */
+#define HARNESS_PROMETHEUS "/usr/bin/prometheus"
+/*
+ * Start it with config file cfg, its TSDB in data_dir, the web on
+ * 127.0.0.1:port and the extra flags (NULL-terminated, or NULL), log in
+ * <tmpdir>/<name>.log; wait until /-/ready answers (fails the test if not
+ * within 30 s).  Returns the pid.
+ */
+pid_t harness_spawn_prometheus(const char *name, const char *cfg, const char *data_dir,
+                               unsigned port, const char *const *extra);
 /* SIGTERM and wait up to timeout_ms (then SIGKILL); returns the exit status
  * as from waitpid, or -1. */
 int harness_stop(pid_t pid, int timeout_ms);

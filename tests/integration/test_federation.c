@@ -23,8 +23,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define PROMETHEUS "/usr/bin/prometheus"
-
 static struct {
     unsigned api, gpusim, prom;
     int64_t import_ts;
@@ -56,7 +54,7 @@ static void spawn_gpusim(void)
 
 static void spawn_prometheus(void)
 {
-    char cfg[512], data[512], listen[64], cfgflag[600], dataflag[600], listenflag[100], url[128];
+    char cfg[512], data[512];
     snprintf(cfg, sizeof cfg, "%s/prometheus.yml", harness_tmpdir());
     snprintf(data, sizeof data, "%s/prometheus", harness_tmpdir());
     FILE *f = fopen(cfg, "w");
@@ -78,14 +76,7 @@ static void spawn_prometheus(void)
             "      - {source_labels: [job], regex: gpusim, action: keep}\n",
             P.api, P.gpusim, P.api);
     fclose(f);
-    snprintf(listen, sizeof listen, "127.0.0.1:%u", P.prom);
-    snprintf(cfgflag, sizeof cfgflag, "--config.file=%s", cfg);
-    snprintf(dataflag, sizeof dataflag, "--storage.tsdb.path=%s", data);
-    snprintf(listenflag, sizeof listenflag, "--web.listen-address=%s", listen);
-    char *argv[] = {PROMETHEUS, cfgflag, dataflag, listenflag, NULL};
-    harness_spawn("prometheus", argv);
-    snprintf(url, sizeof url, "http://127.0.0.1:%u/-/ready", P.prom);
-    assert_true(harness_wait_http(url, 30000));
+    harness_spawn_prometheus("prometheus", cfg, data, P.prom, NULL);
 }
 
 /* POST a binary body; the status, the answer in out. */
@@ -131,8 +122,9 @@ static size_t count_series(unsigned port, const char *query_escaped)
 static int setup(void **state)
 {
     (void)state;
-    if (access(PROMETHEUS, X_OK) != 0) {
-        fprintf(stderr, "%s missing: apt-get install prometheus (./ember deps)\n", PROMETHEUS);
+    if (access(HARNESS_PROMETHEUS, X_OK) != 0) {
+        fprintf(stderr, "%s missing: apt-get install prometheus (./ember deps)\n",
+                HARNESS_PROMETHEUS);
         return -1;
     }
     P.api = harness_free_port();

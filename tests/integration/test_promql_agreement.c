@@ -36,7 +36,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define PROMETHEUS "/usr/bin/prometheus"
 #define PROMTOOL "/usr/bin/promtool"
 
 /* Flags of a query in the table. */
@@ -401,14 +400,7 @@ static void start_prometheus(void)
     assert_non_null(f);
     fputs("global: {evaluation_interval: 1m}\n", f);
     assert_int_equal(fclose(f), 0);
-    char cfgflag[600], dataflag[600], listen[100], url[128];
-    snprintf(cfgflag, sizeof cfgflag, "--config.file=%s", cfg);
-    snprintf(dataflag, sizeof dataflag, "--storage.tsdb.path=%s", dir);
-    snprintf(listen, sizeof listen, "--web.listen-address=127.0.0.1:%u", S.prom);
-    char *argv[] = {PROMETHEUS, cfgflag, dataflag, listen, NULL};
-    harness_spawn("prometheus", argv);
-    snprintf(url, sizeof url, "http://127.0.0.1:%u/-/ready", S.prom);
-    assert_true(harness_wait_http(url, 30000));
+    harness_spawn_prometheus("prometheus", cfg, dir, S.prom, NULL);
 }
 
 /* The aggregator on a fresh data directory, the same samples imported. */
@@ -437,9 +429,9 @@ static void start_aggregator(void)
 static int setup(void **state)
 {
     (void)state;
-    if (access(PROMETHEUS, X_OK) != 0 || access(PROMTOOL, X_OK) != 0) {
-        fprintf(stderr, "%s or %s missing: apt-get install prometheus (./ember deps)\n", PROMETHEUS,
-                PROMTOOL);
+    if (access(HARNESS_PROMETHEUS, X_OK) != 0 || access(PROMTOOL, X_OK) != 0) {
+        fprintf(stderr, "%s or %s missing: apt-get install prometheus (./ember deps)\n",
+                HARNESS_PROMETHEUS, PROMTOOL);
         return -1;
     }
     /* Three hours that ended an hour ago, on a minute: history for both. */

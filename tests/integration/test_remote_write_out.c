@@ -34,7 +34,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define PROMETHEUS "/usr/bin/prometheus"
 #define SERIES 10
 #define OUTAGE_MS 30000
 #define TICK_MS 500
@@ -64,19 +63,10 @@ static void handle_bad(void *ctx, const httpd_request *req, httpd_response *resp
 
 static void spawn_prometheus(void)
 {
-    char data[512], dataflag[600], listenflag[100], url[128];
+    char data[512];
     snprintf(data, sizeof data, "%s/prometheus", harness_tmpdir());
-    snprintf(dataflag, sizeof dataflag, "--storage.tsdb.path=%s", data);
-    snprintf(listenflag, sizeof listenflag, "--web.listen-address=127.0.0.1:%u", P.prom);
-    char *argv[] = {PROMETHEUS,
-                    "--config.file=/dev/null",
-                    dataflag,
-                    listenflag,
-                    "--web.enable-remote-write-receiver",
-                    NULL};
-    P.prom_pid = harness_spawn("prometheus", argv);
-    snprintf(url, sizeof url, "http://127.0.0.1:%u/-/ready", P.prom);
-    assert_true(harness_wait_http(url, 30000));
+    static const char *const extra[] = {"--web.enable-remote-write-receiver", NULL};
+    P.prom_pid = harness_spawn_prometheus("prometheus", "/dev/null", data, P.prom, extra);
 }
 
 static void spawn_aggregator(void)
@@ -171,8 +161,9 @@ static double agg_metric(const char *name, const char *remote, const char *where
 static int setup(void **state)
 {
     (void)state;
-    if (access(PROMETHEUS, X_OK) != 0) {
-        fprintf(stderr, "%s missing: apt-get install prometheus (./ember deps)\n", PROMETHEUS);
+    if (access(HARNESS_PROMETHEUS, X_OK) != 0) {
+        fprintf(stderr, "%s missing: apt-get install prometheus (./ember deps)\n",
+                HARNESS_PROMETHEUS);
         return -1;
     }
     P.api = harness_free_port();

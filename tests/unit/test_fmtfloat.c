@@ -161,6 +161,48 @@ static void test_shortest(void **state)
     }
 }
 
+/* Go's strconv.FormatFloat(v, 'f', -1, 64). */
+static void test_plain(void **state)
+{
+    (void)state;
+    static const struct {
+        double v;
+        const char *want;
+    } cases[] = {
+        {0, "0"},
+        {-0.0, "-0"},
+        {1, "1"},
+        {0.1, "0.1"},
+        {1e21, "1000000000000000000000"},
+        {1.5e-7, "0.00000015"},
+        {1e-7, "0.0000001"},
+        {-123.456, "-123.456"},
+        {2.0 / 3, "0.6666666666666666"},
+        {9007199254740993.0, "9007199254740992"},
+        {1.7976931348623157e308, "17976931348623157" /* then 292 zeros */},
+    };
+    char buf[FMT_FLOAT_PLAIN_MAX];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t n = fmt_float_plain(buf, cases[i].v);
+        assert_int_equal(n, strlen(buf));
+        if (i + 1 < sizeof cases / sizeof cases[0])
+            assert_string_equal(buf, cases[i].want);
+    }
+    assert_int_equal(strlen(buf), 309);
+    assert_int_equal(strncmp(buf, "17976931348623157", 17), 0);
+    assert_int_equal(strspn(buf + 17, "0"), 292);
+    /* the longest: 2^-1074 */
+    assert_int_equal(fmt_float_plain(buf, -5e-324), 327);
+    assert_int_equal(strncmp(buf, "-0.000", 6), 0);
+    assert_string_equal(buf + 326, "5");
+    assert_int_equal(fmt_float_plain(buf, NAN), 3);
+    assert_string_equal(buf, "NaN");
+    fmt_float_plain(buf, -INFINITY);
+    assert_string_equal(buf, "-Inf");
+    fmt_float_plain(buf, INFINITY);
+    assert_string_equal(buf, "+Inf");
+}
+
 static void test_max_length(void **state)
 {
     (void)state;
@@ -267,9 +309,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_format_table),      cmocka_unit_test(test_format_specials),
         cmocka_unit_test(test_round_trip_random), cmocka_unit_test(test_shortest),
-        cmocka_unit_test(test_max_length),        cmocka_unit_test(test_parse_accepts),
-        cmocka_unit_test(test_parse_specials),    cmocka_unit_test(test_parse_rejects),
-        cmocka_unit_test(test_parse_long_input),
+        cmocka_unit_test(test_max_length),        cmocka_unit_test(test_plain),
+        cmocka_unit_test(test_parse_accepts),     cmocka_unit_test(test_parse_specials),
+        cmocka_unit_test(test_parse_rejects),     cmocka_unit_test(test_parse_long_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -121,6 +121,78 @@ static void post(fixture *f, const char *body, size_t len, httpd_response *resp)
     api_handle_write(&f->agg, &req, resp);
 }
 
+/* One series, name{job="m"}, with n samples. */
+static char *encode_samples(const char *name, const int64_t *ts, const double *v, size_t n,
+                            size_t *len)
+{
+    Prometheus__Label l[2], *lp[2] = {&l[0], &l[1]};
+    prometheus__label__init(&l[0]);
+    prometheus__label__init(&l[1]);
+    l[0].name = "__name__";
+    l[0].value = (char *)name;
+    l[1].name = "job";
+    l[1].value = "m";
+    Prometheus__Sample smp[8], *sp[8];
+    for (size_t k = 0; k < n; k++) {
+        prometheus__sample__init(&smp[k]);
+        smp[k].timestamp = ts[k];
+        smp[k].value = v[k];
+        sp[k] = &smp[k];
+    }
+    Prometheus__TimeSeries series = PROMETHEUS__TIME_SERIES__INIT, *ser = &series;
+    series.labels = lp;
+    series.n_labels = 2;
+    series.samples = sp;
+    series.n_samples = n;
+    Prometheus__WriteRequest wr = PROMETHEUS__WRITE_REQUEST__INIT;
+    wr.timeseries = &ser;
+    wr.n_timeseries = 1;
+    size_t plen = prometheus__write_request__get_packed_size(&wr);
+    uint8_t *plain = malloc(plen + 1);
+    prometheus__write_request__pack(&wr, plain);
+    *len = snappy_max_compressed_length(plen);
+    char *out = malloc(*len);
+    assert_int_equal(snappy_compress((char *)plain, plen, out, len), SNAPPY_OK);
+    free(plain);
+    return out;
+}
+
+/* A series' later samples go by the reference its first one found (the
+ * series known from an earlier request), or by labels while it is new;
+ * either way every sample lands, and a refused one in the middle is
+ * counted without losing the rest. */
+static void test_several_samples_per_series(void **state)
+{
+    fixture *f = *state;
+    int64_t now = now_ms();
+    int64_t ts1[1] = {now - 10000};
+    double v1[1] = {1};
+    size_t len;
+    httpd_response resp;
+    char *body = encode_samples("rw_m", ts1, v1, 1, &len);
+    post(f, body, len, &resp);
+    assert_int_equal(resp.status, 204);
+    ebuf_free(&resp.body);
+    free(body);
+
+    int64_t ts[5] = {now - 9000, now - 8000, now - 40LL * 86400000, now - 7000, now - 6000};
+    double v[5] = {2, 3, 99, 4, 5};
+    const char *names[2] = {"rw_m", "rw_n"}; /* known, then new */
+    for (int i = 0; i < 2; i++) {
+        body = encode_samples(names[i], ts, v, 5, &len);
+        post(f, body, len, &resp);
+        assert_int_equal(resp.status, 400); /* the 40-day-old one is refused */
+        assert_non_null(strstr(resp.body.data, "retention"));
+        ebuf_free(&resp.body);
+        free(body);
+        for (int k = 0; k < 5; k++)
+            if (k != 2)
+                assert_true(value_at(f, names[i], ts[k]) == v[k]);
+    }
+    assert_true(value_at(f, "rw_m", now - 10000) == 1);
+    assert_int_equal(series_count(f), 2);
+}
+
 static void test_good_request_applied(void **state)
 {
     fixture *f = *state;
@@ -219,6 +291,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_good_request_applied, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_several_samples_per_series, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_bodies_change_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_partial_rejection_applies_the_rest, setup, teardown),
     };
