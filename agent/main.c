@@ -18,6 +18,7 @@
 #include "common/options.h"
 #include "common/runtime.h"
 #include "proto/wire.h"
+#include "proto/wire_close.h"
 
 #include <nng/nng.h>
 #include <signal.h>
@@ -415,6 +416,24 @@ static int start_delivery(const agent_config *ac, delivery *d, char *err, size_t
     return 0;
 }
 
+/*
+ * A socket close that has not returned for a minute means nng 1.5.2's
+ * reaper is stuck (wire_close.h): connections lost from now on would never
+ * be redialed.  Exit non-zero so that the supervisor (systemd, the
+ * DaemonSet) restarts the agent; the spool keeps every batch.
+ */
+#define NNG_WEDGED_MS 60000
+
+static bool nng_wedged(void)
+{
+    if (!wire_closes_stuck(NNG_WEDGED_MS))
+        return false;
+    log_error("nng is stuck closing a socket (nng 1.5.2, nanomsg/nng#1813); exiting so that "
+              "the supervisor restarts the agent, spooled batches are kept",
+              "stuck_for_seconds=%d", NNG_WEDGED_MS / 1000);
+    return true;
+}
+
 static void stop_delivery(delivery *d)
 {
     agent_http_stop(d->http);
@@ -475,7 +494,12 @@ static int run_loop(agent_config *ac, scrape_config *sc)
              d.http ? cfg.http_listen : "off");
     metric_set ended; /* staleness markers of targets a reload removed */
     metric_set_init(&ended);
+    int rc = 0;
     for (int64_t next = mono_ms(); !stopping; next += cfg.interval_ms) {
+        if (nng_wedged()) {
+            rc = 1;
+            break;
+        }
         if (reload) {
             reload = 0;
             reload_targets(sc, ac, &ended);
@@ -488,8 +512,9 @@ static int run_loop(agent_config *ac, scrape_config *sc)
     }
     metric_set_free(&ended);
     stop_delivery(&d);
-    log_info("agent stopped", "signal=%d", (int)stopping);
-    return 0;
+    if (rc == 0)
+        log_info("agent stopped", "signal=%d", (int)stopping);
+    return rc;
 }
 
 static int print_once(const agent_config *ac)
@@ -699,6 +724,6 @@ int main(int argc, char **argv)
     if (scrape_ready)
         collect_scrape_cleanup();
     opts_free(specs, NSPECS);
-    nng_fini();
+    wire_fini();
     return rc;
 }

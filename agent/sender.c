@@ -24,6 +24,7 @@
 #include "common/etime.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "proto/wire_close.h"
 
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/tls/tls.h>
@@ -52,8 +53,8 @@ const char *sender_error_name(send_error e)
 static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
     (void)p;
-    sender *s = arg;
-    atomic_fetch_add(&s->pipes, ev == NNG_PIPE_EV_ADD_POST ? 1 : -1);
+    atomic_int *pipes = arg;
+    atomic_fetch_add(pipes, ev == NNG_PIPE_EV_ADD_POST ? 1 : -1);
 }
 
 /* Start a background dialer, with TLS settings for tls+tcp:// (before
@@ -79,19 +80,28 @@ static int dial(sender *s, const char *url, char *err, size_t errlen)
     return rv == 0 ? nng_dialer_start(d, NNG_FLAG_NONBLOCK) : rv;
 }
 
+/* Close the socket in the background (wire_close.h: nng 1.5 may never
+ * return from it); its pipe counter goes when the close is done, as nng's
+ * callbacks may count on it until then. */
+static void close_socket(sender *s)
+{
+    wire_close_detached(s->sock, s->pipes);
+    s->pipes = NULL;
+}
+
 /* Open a REQ socket dialing the address in use, in the background. */
 static int connect_current(sender *s, char *err, size_t errlen)
 {
     const char *url = s->urls.v[s->cur];
-    atomic_store(&s->pipes, 0);
+    s->pipes = em_calloc(1, sizeof *s->pipes);
     int rv = nng_req0_open(&s->sock);
     if (rv == 0) {
         /* nng redials a refused or lost connection by itself within an
          * attempt; its doubling delay stays inside our backoff bounds. */
         nng_socket_set_ms(s->sock, NNG_OPT_RECONNMINT, (nng_duration)s->bo.min_ms);
         nng_socket_set_ms(s->sock, NNG_OPT_RECONNMAXT, (nng_duration)s->bo.max_ms);
-        nng_pipe_notify(s->sock, NNG_PIPE_EV_ADD_POST, on_pipe, s);
-        nng_pipe_notify(s->sock, NNG_PIPE_EV_REM_POST, on_pipe, s);
+        nng_pipe_notify(s->sock, NNG_PIPE_EV_ADD_POST, on_pipe, s->pipes);
+        nng_pipe_notify(s->sock, NNG_PIPE_EV_REM_POST, on_pipe, s->pipes);
         rv = dial(s, url, err, errlen);
     }
     if (rv == 0)
@@ -99,8 +109,7 @@ static int connect_current(sender *s, char *err, size_t errlen)
     if (rv != 0) {
         if (rv > 0)
             err_set(err, errlen, "cannot dial %s: %s", url, nng_strerror(rv));
-        if (nng_socket_id(s->sock) > 0)
-            nng_close(s->sock);
+        close_socket(s);
         return -1;
     }
     s->connected = true;
@@ -126,12 +135,14 @@ void sender_abandon_connection(sender *s)
 {
     window_drop(s);
     if (s->connected) {
-        nng_close(s->sock);
+        close_socket(s);
         s->connected = false;
     }
-    if (s->urls.n < 2)
-        return;
     pthread_mutex_lock(&s->mu);
+    if (s->urls.n < 2 || s->stopping) {
+        pthread_mutex_unlock(&s->mu);
+        return;
+    }
     size_t from = s->cur;
     s->cur = (s->cur + 1) % s->urls.n;
     s->stats.failovers++;
@@ -186,7 +197,7 @@ int sender_send_request(sender *s, slot *sl, const void *data, size_t len, int64
 send_error sender_classify(sender *s, int rv)
 {
     if (rv == NNG_ETIMEDOUT)
-        return atomic_load(&s->pipes) > 0 ? SEND_ERR_TIMEOUT : SEND_ERR_UNREACHABLE;
+        return s->pipes && atomic_load(s->pipes) > 0 ? SEND_ERR_TIMEOUT : SEND_ERR_UNREACHABLE;
     return SEND_ERR_CONNECTION;
 }
 
@@ -266,6 +277,10 @@ static void mark_down(sender *s, send_error why)
 void sender_count_failure(sender *s, send_error why)
 {
     pthread_mutex_lock(&s->mu);
+    if (s->stopping) { /* our own cancel at shutdown, not the aggregator's fault */
+        pthread_mutex_unlock(&s->mu);
+        return;
+    }
     s->stats.failed_attempts++;
     s->stats.errors[why]++;
     if (why == SEND_ERR_UNREACHABLE || why == SEND_ERR_TIMEOUT || why == SEND_ERR_CONNECTION)
@@ -536,7 +551,7 @@ void sender_close(sender *s)
         pthread_join(s->thread, NULL);
     window_drop(s); /* their batches stay spooled */
     if (s->connected)
-        nng_close(s->sock);
+        close_socket(s); /* the caller decides how long to wait for it */
     free_sender(s);
 }
 

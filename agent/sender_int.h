@@ -41,7 +41,8 @@ struct sender {
     nng_socket sock;
     bool connected; /* sock is open and dialing */
     nng_aio *aio;
-    atomic_int pipes; /* live connections of sock */
+    atomic_int *pipes; /* live connections of sock (nng's callbacks count them; freed
+                          after the socket's close, which may end after the sender) */
     bool need_hello;
     bool auth_failing;   /* the last Hello was refused: log the next refusal quietly */
     uint64_t last_tried; /* seq of the last batch sent: a second try is a resend */

@@ -11,6 +11,7 @@
 #include "common/etime.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "proto/wire_close.h"
 
 #include <mbedtls/sha256.h>
 #include <nng/protocol/reqrep0/rep.h>
@@ -601,7 +602,7 @@ int ingest_start(const char *url, tsdb *db, const ingest_options *o, ingest **ou
     nng_pipe_notify(in->sock, NNG_PIPE_EV_ADD_POST, ingest_pipe_event, in);
     nng_pipe_notify(in->sock, NNG_PIPE_EV_REM_POST, ingest_pipe_event, in);
     if (listen_on(in, url, err, errlen) != 0) {
-        nng_close(in->sock);
+        wire_close_detached(in->sock, NULL);
         free_ingest(in);
         return -1;
     }
@@ -619,6 +620,8 @@ int ingest_start(const char *url, tsdb *db, const ingest_options *o, ingest **ou
     return 0;
 }
 
+#define CLOSE_WAIT_MS 2000
+
 void ingest_stop(ingest *in)
 {
     if (!in)
@@ -629,7 +632,13 @@ void ingest_stop(ingest *in)
         nng_ctx_close(in->workers[i].ctx);
         nng_aio_free(in->workers[i].aio);
     }
-    nng_close(in->sock);
+    /* the pipe callbacks use in: it must outlive the close (wire_close.h),
+     * and the store closes after this whether nng returns or not */
+    if (!wire_close_within(in->sock, NULL, CLOSE_WAIT_MS)) {
+        log_warn("ingest socket still closing (nng 1.5.2, nanomsg/nng#1813); going on",
+                 "waited_ms=%d", CLOSE_WAIT_MS);
+        return; /* in stays allocated for nng's callbacks */
+    }
     free_ingest(in);
 }
 

@@ -12,6 +12,7 @@
 #include "common/options.h"
 #include "common/etime.h"
 #include "common/runtime.h"
+#include "proto/wire_close.h"
 #include "query/promql.h"
 
 #include <nng/nng.h>
@@ -347,6 +348,6 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &hup, NULL);
     rc = run();
     opts_free(specs, NSPECS);
-    nng_fini();
+    wire_fini();
     return rc;
 }

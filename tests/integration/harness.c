@@ -28,6 +28,7 @@
 
 static char tmpdir[256];
 static pid_t children[MAX_CHILDREN];
+static char child_names[MAX_CHILDREN][64];
 static int nchildren;
 static bool registered;
 
@@ -95,16 +96,66 @@ pid_t harness_spawn(const char *name, char *const argv[])
     pid_t pid = fork();
     if (pid == 0)
         child_exec(logpath, argv);
-    if (pid > 0 && nchildren < MAX_CHILDREN)
+    if (pid > 0 && nchildren < MAX_CHILDREN) {
+        snprintf(child_names[nchildren], sizeof child_names[0], "%s", name);
         children[nchildren++] = pid;
+    }
     return pid;
 }
 
 static void forget_child(pid_t pid)
 {
     for (int i = 0; i < nchildren; i++)
-        if (children[i] == pid)
+        if (children[i] == pid) {
             children[i] = children[--nchildren];
+            memcpy(child_names[i], child_names[nchildren], sizeof child_names[0]);
+        }
+}
+
+static const char *child_name(pid_t pid)
+{
+    for (int i = 0; i < nchildren; i++)
+        if (children[i] == pid)
+            return child_names[i];
+    return NULL;
+}
+
+/* The last lines of a child's log, to stderr. */
+static void print_log_tail(const char *name, int lines)
+{
+    ebuf log;
+    ebuf_init(&log);
+    harness_log(name, &log);
+    size_t from = log.len;
+    for (int n = 0; from > 0 && n <= lines; from--)
+        n += log.data[from - 1] == '\n';
+    fprintf(stderr, "--- last lines of %s's log ---\n%.*s--- end of %s's log ---\n", name,
+            (int)(log.len - from), (const char *)log.data + from, name);
+    ebuf_free(&log);
+}
+
+/*
+ * A child that does not stop after SIGTERM is a bug that often shows only
+ * on a loaded CI machine: say where each of its threads waits (the
+ * kernel's view, then gdb's backtraces when gdb is installed) and what it
+ * logged last, before it is killed.
+ */
+static void report_hung(pid_t pid, int timeout_ms)
+{
+    const char *name = child_name(pid);
+    fprintf(stderr, "%s (pid %d) did not stop within %d ms of SIGTERM; its threads:\n",
+            name ? name : "child", (int)pid, timeout_ms);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd,
+             "for t in /proc/%d/task/*; do echo \"$(cat $t/comm) $(cut -d' ' -f3 $t/stat) "
+             "wchan=$(cat $t/wchan)\"; done >&2; "
+             "command -v gdb >/dev/null && gdb -p %d -batch -nx -ex 'thread apply all bt' "
+             "2>&1 | grep -E '^(Thread|#)' >&2",
+             (int)pid, (int)pid);
+    if (system(cmd) == -1)
+        perror("system");
+    if (name)
+        print_log_tail(name, 40);
 }
 
 int harness_stop(pid_t pid, int timeout_ms)
@@ -119,6 +170,7 @@ int harness_stop(pid_t pid, int timeout_ms)
         if (r == pid || (r < 0 && errno == ECHILD))
             break;
         if (mono_ms() > deadline) {
+            report_hung(pid, timeout_ms);
             kill(pid, SIGKILL);
             waitpid(pid, &status, 0);
             status = -1;
