@@ -39,7 +39,8 @@ typedef struct settings {
     int64_t min_backoff_ms, max_backoff_ms;
     int64_t max_in_flight;
     char *http_listen;
-    char *web_file; /* the config file, when it has web: (TLS, users, tokens) */
+    char *web_file;        /* the config file, when it has web: (TLS, users, tokens) */
+    char *web_config_file; /* --web.config.file: the same in exporter-toolkit's format */
     char *spool_dir;
     int64_t spool_max_bytes;
     char *spool_sync;
@@ -93,6 +94,10 @@ static const opt_spec specs[] = {
      "the config file's web: section, re-read on SIGHUP)",
      "HOST:PORT"},
     {"web", OPT_SECTION, &cfg.web_file, NULL, NULL, NULL},
+    {"web.config.file", OPT_FILE, &cfg.web_config_file, NULL,
+     "Prometheus web configuration file for --http-listen (tls_server_config, basic_auth_users "
+     "with bcrypt hashes), instead of the config file's web: section; re-read on SIGHUP",
+     "FILE"},
     {"token", OPT_STRING, &cfg.token, NULL,
      "token sent to the aggregator in Hello (prefer --token-file: flags are visible in ps)",
      "TOKEN"},
@@ -350,15 +355,11 @@ typedef struct delivery {
     bool seq_failing; /* the seq file could not be written last time */
 } delivery;
 
-/* The web: section of the config file (an empty one when there is none). */
+/* The web: section of the config file or --web.config.file (an empty
+ * config when neither is given). */
 static int load_web(web_config *wc, char *err, size_t errlen)
 {
-    web_config_init(wc);
-    if (cfg.web_file && web_config_load(wc, cfg.web_file, err, errlen) != 0) {
-        web_config_free(wc);
-        return -1;
-    }
-    return 0;
+    return web_config_from(wc, cfg.web_file, cfg.web_config_file, err, errlen);
 }
 
 /* --http-listen, guarded by the web: section. */

@@ -44,6 +44,9 @@ typedef struct aggregator {
     /* For /api/v1/status/runtimeinfo and /flags. */
     int64_t start_time_ms;
     int64_t retention_ms;
+    /* The admin API (--web.enable-admin-api) and where snapshots go. */
+    bool enable_admin_api;
+    const char *data_dir;
     const opt_spec *flags;
     size_t nflags;
 } aggregator;

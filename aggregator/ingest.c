@@ -512,7 +512,7 @@ static void worker_cb(void *arg)
     worker *w = arg;
     int rv = nng_aio_result(w->aio);
     if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
-        return;
+        return; /* stopping: ingest_stop frees a reply left on the aio */
     ebuf out;
     ebuf_init(&out);
     if (w->state == W_PARKED) { /* woken (NNG_EINTR) or timed out */
@@ -522,6 +522,7 @@ static void worker_cb(void *arg)
     }
     if (w->state == W_RECV && rv == 0) {
         w->cur = (incoming){.msg = nng_aio_get_msg(w->aio)};
+        nng_aio_set_msg(w->aio, NULL); /* ours now: the aio holds only unsent replies */
         if (!handle_message(w->in, w, &out))
             send_reply(w, &out);
         else
@@ -529,8 +530,10 @@ static void worker_cb(void *arg)
         return;
     }
     ebuf_free(&out);
-    if (w->state == W_SEND && rv != 0)
+    if (w->state == W_SEND && rv != 0) {
         nng_msg_free(nng_aio_get_msg(w->aio));
+        nng_aio_set_msg(w->aio, NULL);
+    }
     w->state = W_RECV;
     nng_ctx_recv(w->ctx, w->aio);
 }
@@ -629,6 +632,11 @@ void ingest_stop(ingest *in)
     for (int i = 0; i < in->nworkers; i++)
         nng_aio_stop(in->workers[i].aio);
     for (int i = 0; i < in->nworkers; i++) {
+        /* A reply whose send was canceled, or could not even start once
+         * the stop began (nng then leaves it on the aio, no callback). */
+        nng_msg *unsent = nng_aio_get_msg(in->workers[i].aio);
+        if (unsent)
+            nng_msg_free(unsent);
         nng_ctx_close(in->workers[i].ctx);
         nng_aio_free(in->workers[i].aio);
     }

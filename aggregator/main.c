@@ -25,7 +25,9 @@ typedef struct settings {
     char *data_dir;
     char *http_listen;
     int64_t http_max_connections, http_read_timeout_ms, http_idle_timeout_ms, http_max_body;
-    char *web_file; /* the config file, when it has web: (TLS, users, tokens) */
+    char *web_file;        /* the config file, when it has web: (TLS, users, tokens) */
+    char *web_config_file; /* --web.config.file: the same in exporter-toolkit's format */
+    bool enable_admin_api;
     char *ingest_listen;
     int64_t ingest_workers;
     int64_t max_message_bytes, max_series_per_batch, max_label_count, max_label_length;
@@ -64,6 +66,12 @@ static const opt_spec specs[] = {
      "any of it is read",
      "BYTES"},
     {"web", OPT_SECTION, &cfg.web_file, NULL, NULL, NULL},
+    {"web.config.file", OPT_FILE, &cfg.web_config_file, NULL,
+     "Prometheus web configuration file (tls_server_config, basic_auth_users with bcrypt "
+     "hashes: readers), instead of the config file's web: section; re-read on SIGHUP",
+     "FILE"},
+    {"web.enable-admin-api", OPT_BOOL, &cfg.enable_admin_api, "false",
+     "enable the admin endpoints (/api/v1/admin/tsdb/...: snapshot, delete_series)", NULL},
     {"ingest-listen", OPT_STRING, &cfg.ingest_listen, "tcp://0.0.0.0:7070",
      "nng address agents push batches to", "URL"},
     {"ingest-workers", OPT_INT, &cfg.ingest_workers, "4", "batches handled in parallel", "N"},
@@ -186,11 +194,8 @@ static void stop_forwarder(aggregator *agg)
 static int http_settings(httpd_options *o, web_auth **auth, char *err, size_t errlen)
 {
     web_config wc;
-    web_config_init(&wc);
-    if (cfg.web_file && web_config_load(&wc, cfg.web_file, err, errlen) != 0) {
-        web_config_free(&wc);
+    if (web_config_from(&wc, cfg.web_file, cfg.web_config_file, err, errlen) != 0)
         return -1;
-    }
     if (cfg.http_max_connections <= 0 || cfg.http_max_body <= 0 ||
         cfg.http_read_timeout_ms < 1000 || cfg.http_idle_timeout_ms < 1000) {
         snprintf(err, errlen, "http limits must be positive, timeouts at least 1s");
@@ -230,10 +235,8 @@ static void reload_web(httpd *http, web_auth *auth)
 {
     char err[512], q[600];
     web_config wc;
-    web_config_init(&wc);
-    if (cfg.web_file && web_config_load(&wc, cfg.web_file, err, sizeof err) != 0) {
+    if (web_config_from(&wc, cfg.web_file, cfg.web_config_file, err, sizeof err) != 0) {
         log_error("web config not reloaded", "err=%s", log_quote(q, sizeof q, err));
-        web_config_free(&wc);
         return;
     }
     size_t users = wc.nusers, tokens = wc.ntokens;
@@ -272,6 +275,8 @@ static int run(void)
                       .query_max_samples = (uint64_t)cfg.query_max_samples,
                       .start_time_ms = now_ms(),
                       .retention_ms = cfg.retention_ms,
+                      .enable_admin_api = cfg.enable_admin_api,
+                      .data_dir = cfg.data_dir,
                       .flags = specs,
                       .nflags = NSPECS};
     if (cfg.query_max_samples <= 0 || cfg.query_max_concurrency <= 0) {

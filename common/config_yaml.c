@@ -285,8 +285,12 @@ static bool walk_pair(yaml_walk *w, const char *path, yaml_node_t *k, yaml_node_
 {
     char q[128];
     long idx = find_setting(w, path);
-    /* A map under a group descends, unless the key is itself a labels setting. */
-    bool descend = is_group(w, path) && (idx < 0 || w->specs[idx].kind != OPT_LABELS);
+    /* A map under a group descends, unless the key is itself a labels setting
+     * or a section: "web:" is the section's, while --web.config.file and
+     * --web.enable-admin-api are flags only (as in Prometheus). */
+    bool descend =
+        is_group(w, path) &&
+        (idx < 0 || (w->specs[idx].kind != OPT_LABELS && w->specs[idx].kind != OPT_SECTION));
     if (descend && v->type == YAML_MAPPING_NODE)
         return walk_map(w, v, path);
     if (idx >= 0)

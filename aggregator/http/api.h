@@ -3,8 +3,8 @@
  * /api/v1/query, /api/v1/query_range, /api/v1/series, /api/v1/labels,
  * /api/v1/label/<name>/values, /api/v1/metadata, /api/v1/status/buildinfo,
  * /api/v1/status/runtimeinfo, /api/v1/status/flags, /api/v1/status/tsdb,
- * /api/v1/import/prometheus, /api/v1/write, /federate, /metrics, /-/healthy,
- * /-/ready.
+ * /api/v1/import/prometheus, /api/v1/write, /api/v1/admin/tsdb/..., /federate,
+ * /metrics, /-/healthy, /-/ready.
  * Responses and errors use Prometheus's JSON envelope
  * ({"status":"success","data":...} / {"status":"error","errorType",...}).
  */
@@ -66,6 +66,12 @@ void api_stream_result(httpd_response *resp, promql_result *res);
 void api_handle_metadata(void *ctx, const httpd_request *req, httpd_response *resp);
 void api_handle_runtimeinfo(void *ctx, const httpd_request *req, httpd_response *resp);
 void api_handle_flags(void *ctx, const httpd_request *req, httpd_response *resp);
+
+/* /api/v1/admin/tsdb/{snapshot,delete_series,clean_tombstones}
+ * (api_admin.c; off without agg->enable_admin_api). */
+void api_handle_admin_snapshot(void *ctx, const httpd_request *req, httpd_response *resp);
+void api_handle_admin_delete_series(void *ctx, const httpd_request *req, httpd_response *resp);
+void api_handle_admin_clean_tombstones(void *ctx, const httpd_request *req, httpd_response *resp);
 
 /* /federate (api_federate.c). */
 void api_handle_federate(void *ctx, const httpd_request *req, httpd_response *resp);

@@ -118,6 +118,18 @@ int tsdb_apply_retention(tsdb *db, int64_t now_ms, char *err, size_t errlen);
 /* Cut head chunks older than head_max_age at now_ms and truncate the log. */
 int tsdb_truncate_log(tsdb *db, int64_t now_ms, char *err, size_t errlen);
 
+/*
+ * Admin (delete.c, snapshot.c).  tsdb_delete removes, for good, the samples
+ * in [mint, maxt] of the series matching ms (Prometheus's delete_series,
+ * without tombstones); synced before it returns 0; *deleted counts them.
+ * tsdb_snapshot makes a consistent copy of the store in dir (which must not
+ * exist; RocksDB checkpoint, hard links) that opens as a store of its own;
+ * skip_head leaves out the samples only in the heads.  0, or -1 with err.
+ */
+int tsdb_delete(tsdb *db, const label_matcher *ms, size_t nms, int64_t mint, int64_t maxt,
+                uint64_t *deleted, char *err, size_t errlen);
+int tsdb_snapshot(tsdb *db, const char *dir, bool skip_head, char *err, size_t errlen);
+
 /* Label names, values of one name (sorted, strdup'd; free with tsdb_strings_free). */
 void tsdb_label_names(tsdb *db, char ***out, size_t *n);
 void tsdb_label_values(tsdb *db, const char *name, char ***out, size_t *n);
