@@ -19,7 +19,7 @@ ROUNDS=${2:-200}
 BIN=$(cd "$BUILD/bin" && pwd)
 WORK=$(mktemp -d /tmp/ember-stop-soak.XXXXXX)
 SPOOL=$WORK/spool
-AGG_PID=
+AGG_PID= AGENT_PID=
 mkdir -p "$SPOOL"
 if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=96k tmpfs "$SPOOL"; then
   SMALL=1
@@ -27,7 +27,7 @@ else
   SMALL=0
 fi
 cleanup() {
-  [ -n "$AGG_PID" ] && kill "$AGG_PID" 2>/dev/null && wait "$AGG_PID" 2>/dev/null || true
+  for pid in $AGENT_PID $AGG_PID; do kill -KILL "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; done
   [ "$SMALL" = 1 ] && umount "$SPOOL"
   rm -rf "$WORK"
 }
@@ -40,7 +40,7 @@ start_aggregator() {
   AGG_PID=$!
 }
 restart_aggregator() {
-  kill "$AGG_PID"
+  kill "$AGG_PID" 2>/dev/null || echo "the aggregator had exited already"
   if ! wait "$AGG_PID"; then
     agg_bad_exits=$((agg_bad_exits + 1))
     echo "the aggregator exited non-zero; its log:"; tail -30 "$WORK/aggregator.log"
@@ -56,7 +56,7 @@ for i in $(seq "$ROUNDS"); do
     --data-dir "$WORK/agent" --spool.dir "$SPOOL" --spool.max-bytes 256KiB \
     --sender.timeout 1s --sender.min-backoff 20ms --sender.max-backoff 200ms \
     --no-collector.hwmon --no-collector.gpu --no-collector.cgroup >"$WORK/agent.$i.log" 2>&1 &
-  agent=$!
+  agent=$! AGENT_PID=$!
   sleep "0.$((RANDOM % 9 + 1))"
   if ((RANDOM % 2 == 0)); then restart_aggregator; sleep "0.0$((RANDOM % 9))"; fi
   kill -TERM "$agent"

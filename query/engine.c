@@ -62,10 +62,17 @@ int ev_fail(evaluator *ev, promql_errtype type, const char *fmt, ...)
 
 bool ev_interrupted(evaluator *ev)
 {
+    return ev_interrupted_after(ev, 1);
+}
+
+bool ev_interrupted_after(evaluator *ev, size_t work)
+{
     if (ev->fail->type != PROMQL_ERR_NONE)
         return true;
-    if (++ev->checks % INTERRUPT_CHECK_EVERY)
+    ev->checks += work;
+    if (ev->checks < INTERRUPT_CHECK_EVERY)
         return false;
+    ev->checks = 0;
     if (ev->cancel && atomic_load(ev->cancel)) {
         ev_fail(ev, PROMQL_ERR_CANCELED, "query was canceled in query execution");
         return true;
@@ -646,7 +653,7 @@ static int run(const query_storage *st, const promql_engine_options *o, promql_e
     ev.interval = interval;
     ev.nsteps = (size_t)((end - start) / interval) + 1;
     preprocess(e, start, end);
-    ev.checks = INTERRUPT_CHECK_EVERY - 1; /* look at the clock before starting */
+    ev.checks = INTERRUPT_CHECK_EVERY; /* look at the clock before starting */
     if (ev_interrupted(&ev))
         return -1;
     return ev_eval(&ev, e, v);

@@ -26,7 +26,7 @@ typedef struct evaluator {
     uint64_t max_samples, *cur_samples, *peak_samples; /* shared with sub-evaluators */
     int64_t deadline;
     const atomic_bool *cancel;
-    unsigned checks; /* calls to ev_interrupted, to look at the clock now and then */
+    size_t checks; /* work since the clock was last read (ev_interrupted_after) */
     promql_failure *fail;
 } evaluator;
 
@@ -53,6 +53,9 @@ int ev_fail(evaluator *ev, promql_errtype type, const char *fmt, ...)
 /* True (with the failure set) when the deadline passed or the query was
  * canceled; cheap enough to call per series and step. */
 bool ev_interrupted(evaluator *ev);
+/* The same after work units (samples visited) of work: the clock is read
+ * every few hundred units, so one series' huge windows are interrupted too. */
+bool ev_interrupted_after(evaluator *ev, size_t work);
 /* Account n more points held; false (failure set) over max_samples. */
 bool ev_take_samples(evaluator *ev, size_t n);
 /* A range function's window of n samples is held while its step is

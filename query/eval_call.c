@@ -156,7 +156,7 @@ static int range_series(evaluator *ev, const qseries *s, const range_call *in, q
             hi++;
         if (hi <= lo)
             continue;
-        if (!ev_window_fits(ev, hi - lo))
+        if (!ev_window_fits(ev, hi - lo) || ev_interrupted_after(ev, hi - lo))
             return -1;
         promql_window w = {.pts = s->samples + lo,
                            .n = hi - lo,
@@ -205,7 +205,7 @@ static int extreme_series(evaluator *ev, const qseries *s, const range_call *in,
             head++;
         if (hi <= lo)
             continue;
-        if (!ev_window_fits(ev, hi - lo)) {
+        if (!ev_window_fits(ev, hi - lo) || ev_interrupted(ev)) {
             free(dq);
             return -1;
         }

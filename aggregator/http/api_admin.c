@@ -104,8 +104,8 @@ static void delete_each(aggregator *agg, const promql_selector *sels, int n, int
         }
         total += deleted;
     }
-    log_info("series deleted", "selectors=%d start=%" PRId64 " end=%" PRId64 " samples=%" PRIu64,
-             n, mint, maxt, total);
+    log_info("series deleted", "selectors=%d start=%" PRId64 " end=%" PRId64 " samples=%" PRIu64, n,
+             mint, maxt, total);
     resp->status = 204;
     resp->content_type = NULL;
 }

@@ -10,13 +10,21 @@
  *    its deadline gets "query timed out in query queue" (503 timeout);
  *  - --query.max-concurrency: the gate (query_gate.c) a query waits at;
  *  - --query.max-samples: passed to the engine (422 execution);
- *  - at most 11,000 steps per range query (400 bad_data).
+ *  - at most 11,000 steps per range query (400 bad_data);
+ *  - the client going away (common/httpd_watch.h): as Go's request context
+ *    in Prometheus, the query stops, waiting for a slot or evaluating,
+ *    and gives its slot back at once; it is answered 503 "canceled" (the
+ *    code 2.42's returnAPIError gives; 2.43 moved to 499, prometheus#11897)
+ *    in case anyone still reads, logged at debug and counted in
+ *    ember_aggregator_query_errors_total{type="canceled"}.
  */
 #include "aggregator/http/api.h"
 
 #include "aggregator/http/params.h"
 #include "common/etime.h"
 #include "common/fmtfloat.h"
+#include "common/httpd_watch.h"
+#include "common/log.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -29,11 +37,16 @@ static const char *const kind_names[AGG_QUERY_KINDS] = {"instant", "range"};
 static const double bucket_le[AGG_QUERY_BUCKETS] = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5,
                                                     1,     5,     10,   30,   60,  120};
 
+/* How often a query waiting for a slot looks whether its client went. */
+#define QUEUE_CHECK_MS 100
+
 /* One query being answered. */
 typedef struct query_call {
     aggregator *agg;
     int kind;
     int64_t started_us; /* mono clock */
+    atomic_bool gone;   /* set by the watcher when the client has gone */
+    uint64_t watch;     /* the watcher's handle; 0: not watched */
 } query_call;
 
 static int64_t mono_us(void)
@@ -96,23 +109,62 @@ static bool query_deadline(const aggregator *agg, const httpd_request *req, int6
 }
 
 /*
+ * Wait for a slot until the deadline or the client's going (Prometheus's
+ * GetSpaceForNextQuery(ctx)): the gate is entered in short slices so the
+ * gone flag is seen.  Returns PROMQL_ERR_NONE with a slot taken, else
+ * TIMEOUT or CANCELED.
+ */
+static promql_errtype wait_for_slot(query_call *c, int64_t deadline)
+{
+    for (;;) {
+        int64_t now = now_ms();
+        if (atomic_load(&c->gone))
+            return PROMQL_ERR_CANCELED;
+        if (deadline && now >= deadline)
+            return PROMQL_ERR_TIMEOUT;
+        int64_t until = now + QUEUE_CHECK_MS;
+        if (deadline && deadline < until)
+            until = deadline;
+        if (query_gate_enter(c->agg->gate, until))
+            return PROMQL_ERR_NONE;
+    }
+}
+
+/* Answer a query that ended early; a canceled one is logged (debug). */
+static void fail_query(query_call *c, const httpd_request *req, httpd_response *resp,
+                       promql_errtype t, const char *msg)
+{
+    if (t == PROMQL_ERR_CANCELED) {
+        char why[160], qtext[256];
+        const char *q = httpd_param_get(req, "query");
+        log_debug("query canceled, client gone", "kind=%s reason=%s query=%s", kind_names[c->kind],
+                  log_quote(why, sizeof why, msg), log_quote(qtext, sizeof qtext, q ? q : ""));
+    }
+    fail(c, resp, t, msg);
+}
+
+/*
  * Wait for a slot, evaluate, answer.  range: evaluate over [start, end]
  * by step; else at start.  A parse error of an instant query gets the
  * `invalid parameter "query": ` prefix, as NewInstantQuery's does.
  */
-static void evaluate(const query_call *c, const httpd_request *req, int64_t deadline, int64_t start,
+static void evaluate(query_call *c, const httpd_request *req, int64_t deadline, int64_t start,
                      int64_t end, int64_t step, httpd_response *resp)
 {
     aggregator *agg = c->agg;
-    if ((deadline && now_ms() >= deadline) || !query_gate_enter(agg->gate, deadline)) {
-        fail(c, resp, PROMQL_ERR_TIMEOUT, "query timed out in query queue");
+    promql_errtype queued = wait_for_slot(c, deadline);
+    if (queued != PROMQL_ERR_NONE) {
+        fail_query(c, req, resp, queued,
+                   queued == PROMQL_ERR_CANCELED ? "query was canceled in query queue"
+                                                 : "query timed out in query queue");
         return;
     }
     const char *q = httpd_param_get(req, "query");
     query_storage st = tsdb_query_storage(agg->db);
     promql_engine_options o = {.lookback_ms = agg->lookback_ms,
                                .max_samples = agg->query_max_samples,
-                               .deadline_ms = deadline};
+                               .deadline_ms = deadline,
+                               .cancel = &c->gone};
     promql_result res;
     promql_result_init(&res);
     promql_failure f = {PROMQL_ERR_NONE, ""};
@@ -128,29 +180,38 @@ static void evaluate(const query_call *c, const httpd_request *req, int64_t dead
         snprintf(msg, sizeof msg, "invalid parameter \"query\": %s", f.msg);
         fail(c, resp, f.type, msg);
     } else {
-        fail(c, resp, f.type, f.msg);
+        fail_query(c, req, resp, f.type, f.msg);
     }
     promql_result_free(&res);
 }
 
-static query_call begin(aggregator *agg, int kind)
+static void begin(query_call *c, aggregator *agg, int kind, const httpd_request *req)
 {
     atomic_fetch_add(&agg->queries, 1);
     atomic_fetch_add(&agg->qstats.by_kind[kind], 1);
-    return (query_call){.agg = agg, .kind = kind, .started_us = mono_us()};
+    *c = (query_call){.agg = agg, .kind = kind, .started_us = mono_us()};
+    atomic_init(&c->gone, false);
+    c->watch = httpd_watch_add(httpd_watch_shared(), httpd_request_fd(req), &c->gone);
+}
+
+/* The handler is done with the client's connection. */
+static void finish(query_call *c)
+{
+    httpd_watch_remove(httpd_watch_shared(), c->watch);
 }
 
 void api_handle_query(void *ctx, const httpd_request *req, httpd_response *resp)
 {
-    query_call c = begin(ctx, KIND_INSTANT);
+    query_call c;
+    begin(&c, ctx, KIND_INSTANT, req);
     char msg[700];
     int64_t t, deadline;
     if (!api_time_param(req, "time", now_ms(), &t, msg, sizeof msg) ||
-        !query_deadline(c.agg, req, &deadline, msg, sizeof msg)) {
+        !query_deadline(c.agg, req, &deadline, msg, sizeof msg))
         fail(&c, resp, PROMQL_ERR_BAD_DATA, msg);
-        return;
-    }
-    evaluate(&c, req, deadline, t, t, 0, resp);
+    else
+        evaluate(&c, req, deadline, t, t, 0, resp);
+    finish(&c);
 }
 
 /* A required time parameter (parseTime, no default). */
@@ -211,18 +272,20 @@ static bool range_params(const httpd_request *req, int64_t *start, int64_t *end,
 
 void api_handle_query_range(void *ctx, const httpd_request *req, httpd_response *resp)
 {
-    query_call c = begin(ctx, KIND_RANGE);
+    query_call c;
+    begin(&c, ctx, KIND_RANGE, req);
     char msg[700];
-    int64_t start, end, step_ns, deadline;
-    if (!range_params(req, &start, &end, &step_ns, msg, sizeof msg) ||
+    int64_t start, stop, step_ns, deadline;
+    if (!range_params(req, &start, &stop, &step_ns, msg, sizeof msg) ||
         !query_deadline(c.agg, req, &deadline, msg, sizeof msg)) {
         fail(&c, resp, PROMQL_ERR_BAD_DATA, msg);
-        return;
+    } else {
+        /* Steps are whole milliseconds in the engine; a finer step (which
+         * Prometheus accepts, then divides by zero) is taken as 1 ms. */
+        int64_t step_ms = step_ns / 1000000 > 0 ? step_ns / 1000000 : 1;
+        evaluate(&c, req, deadline, start, stop, step_ms, resp);
     }
-    /* Steps are whole milliseconds in the engine; a finer step (which
-     * Prometheus accepts, then divides by zero) is taken as 1 ms. */
-    int64_t step_ms = step_ns / 1000000 > 0 ? step_ns / 1000000 : 1;
-    evaluate(&c, req, deadline, start, end, step_ms, resp);
+    finish(&c);
 }
 
 static void query_histogram(const aggregator *agg, metric_set *ms)

@@ -171,7 +171,13 @@ static void test_prometheus_web_config_file(void **state)
     char bin[512], data[600];
     snprintf(data, sizeof data, "%s/both-data", harness_tmpdir());
     char *argv[] = {(char *)harness_bin("ember-aggregator", bin, sizeof bin),
-                    "--config", config, "--web.config.file", web, "--data-dir", data, NULL};
+                    "--config",
+                    config,
+                    "--web.config.file",
+                    web,
+                    "--data-dir",
+                    data,
+                    NULL};
     ebuf_init(&out);
     assert_int_equal(harness_run(argv, &out), 2);
     assert_non_null(out.data);

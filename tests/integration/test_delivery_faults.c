@@ -141,9 +141,17 @@ static void test_agent_killed_mid_send(void **state)
     exporter_release(s.src, true);
     agent_start(&s.agent);
     assert_true(settle_and_check(s.src, &s.agg, "agentkill") >= 10);
-    /* the batches committed without an Ack came again and were not applied twice */
-    assert_true(agg_metric(&s.agg, "ember_aggregator_ingest_batches_total{result=\"duplicate\"}") >=
-                3);
+    /* The batches committed without an Ack came again and were not applied
+     * twice (settle_and_check: every value once).  A round commits its
+     * in-flight batch only if the thawed aggregator decodes it before it
+     * handles the abandoned connection's close, which takes the
+     * connection's delta base with it (then the batch is answered
+     * UNKNOWN_BASE to nobody and arrives whole from the new agent): at
+     * least one of the three rounds shows the duplicate. */
+    double dups = agg_metric(&s.agg, "ember_aggregator_ingest_batches_total{result=\"duplicate\"}");
+    print_message("duplicates recognised: %.0f in 3 rounds (UNKNOWN_BASE answers: %.0f)\n", dups,
+                  agg_metric(&s.agg, "ember_aggregator_ingest_unknown_base_total"));
+    assert_true(dups >= 1);
     assert_true(log_contains("agentkill", "resuming from spool"));
     scene_stop(&s);
 }

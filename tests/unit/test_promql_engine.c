@@ -15,6 +15,8 @@
 
 #include "common/etime.h"
 
+#include <pthread.h>
+
 static void run_script(const char *name, const char *script)
 {
     assert_int_equal(promqltest_run(name, script), 0);
@@ -575,6 +577,44 @@ static void test_limits(void **state)
     fs_rmtree(dir);
 }
 
+static void *cancel_soon(void *arg)
+{
+    sleep_ms(100);
+    atomic_store((atomic_bool *)arg, true);
+    return NULL;
+}
+
+/* One series, huge windows: the inner subquery's 43,200 steps each hold a
+ * window of 43,200 points (about half a minute of work).  The cancel flag
+ * must be seen inside that one series' work, not only between series (it
+ * was not: the query ran to its end). */
+static void test_cancel_within_one_series(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/ember-cancel-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    tsdb *db;
+    char err[256];
+    assert_int_equal(tsdb_open(dir, &(tsdb_options){.sync = false}, &db, err, sizeof err), 0);
+    query_storage st = tsdb_query_storage(db);
+    atomic_bool cancel = false;
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, cancel_soon, &cancel), 0);
+    promql_engine_options o = {.cancel = &cancel};
+    promql_result r;
+    promql_failure f;
+    int rc = promql_query_instant(
+        &st, &o, "quantile_over_time(0.5, quantile_over_time(0.5, vector(time())[12h:1s])[12h:1s])",
+        now_ms(), &r, &f);
+    pthread_join(th, NULL);
+    if (rc == 0)
+        promql_result_free(&r);
+    assert_int_equal(rc, -1);
+    assert_int_equal(f.type, PROMQL_ERR_CANCELED);
+    tsdb_close(db);
+    fs_rmtree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -584,6 +624,7 @@ int main(void)
         cmocka_unit_test(test_range_functions),
         cmocka_unit_test(test_instant_functions),
         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_cancel_within_one_series),
         cmocka_unit_test(test_sliding_extremes_match_the_kernels),
         cmocka_unit_test(test_storage_failure_is_internal),
         cmocka_unit_test(test_nan_and_infinities),

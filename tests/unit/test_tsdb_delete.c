@@ -219,9 +219,8 @@ static void test_append_after_delete(void **state)
     }
     /* a later truncation of the head log keeps all of it */
     char err[256];
-    assert_int_equal(tsdb_truncate_log(f->db, now_ms() + 2 * TSDB_DEFAULT_HEAD_MAX_AGE_MS, err,
-                                       sizeof err),
-                     0);
+    assert_int_equal(
+        tsdb_truncate_log(f->db, now_ms() + 2 * TSDB_DEFAULT_HEAD_MAX_AGE_MS, err, sizeof err), 0);
     reopen(f);
     size_t n;
     free(read_series(f->db, "1", &n));
