@@ -688,6 +688,12 @@ static int check_config(const char *path)
 
 int main(int argc, char **argv)
 {
+    /* First: a SIGTERM during start-up is a clean stop too (the loop sees it). */
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    struct sigaction hup = {.sa_handler = on_hup};
+    sigaction(SIGHUP, &hup, NULL);
     int rc = runtime_start(&program, specs, NSPECS, argc, argv);
     if (rc != RUNTIME_CONTINUE)
         return rc;
@@ -702,11 +708,6 @@ int main(int argc, char **argv)
         opts_free(specs, NSPECS);
         return rc;
     }
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    struct sigaction hup = {.sa_handler = on_hup};
-    sigaction(SIGHUP, &hup, NULL);
     sigset_t hupset; /* a parent may have left it blocked (ctest does) */
     sigemptyset(&hupset);
     sigaddset(&hupset, SIGHUP);

@@ -343,10 +343,10 @@ static int run(void)
 
 int main(int argc, char **argv)
 {
+    runtime_block_stop_signals(); /* first: a SIGTERM during start-up is a clean stop too */
     int rc = runtime_start(&program, specs, NSPECS, argc, argv);
     if (rc != RUNTIME_CONTINUE)
         return rc;
-    runtime_block_stop_signals();
     sigset_t hup; /* SIGHUP reloads the web config (serve_until_stopped) */
     sigemptyset(&hup);
     sigaddset(&hup, SIGHUP);

@@ -1,8 +1,8 @@
 /*
  * test_cli.c — the operator-facing surface of each binary, run for real:
  * --help, --version, config files with mistakes (file, line and reason on
- * stderr, non-zero exit), a busy port, an unusable data directory, and
- * `ember-agent --once`.
+ * stderr, non-zero exit), a busy port, an unusable data directory,
+ * `ember-agent --once`, and SIGTERM during start-up.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,11 +12,15 @@
 
 #include "tests/integration/harness.h"
 
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static const char *BINARIES[] = {"ember-aggregator", "ember-agent", "ember-gpusim"};
@@ -156,6 +160,69 @@ static void test_agent_once_prints_exposition(void **state)
     ebuf_free(&out);
 }
 
+/* Exit status of pid within timeout_ms, or -1 (then it is stopped). */
+static int exit_status(pid_t pid, int timeout_ms)
+{
+    for (int waited = 0; waited < timeout_ms; waited += 20) {
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid)
+            return st;
+        usleep(20000);
+    }
+    harness_stop(pid, 1000);
+    return -1;
+}
+
+/*
+ * SIGTERM while a binary is still starting (here: reading its config from
+ * a FIFO, so the moment is certain) is a clean stop, exit 0, not a death
+ * by signal: the handlers are in place before anything else happens.
+ */
+static void sigterm_while_reading_config(const char *binary, const char *config,
+                                         const char *const *flags)
+{
+    char fifo[512], bin[512];
+    snprintf(fifo, sizeof fifo, "%s/%s.fifo", harness_tmpdir(), binary);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    char *argv[16] = {(char *)harness_bin(binary, bin, sizeof bin), "--config", fifo};
+    int n = 3;
+    for (int i = 0; flags[i] && n < 15; i++)
+        argv[n++] = (char *)flags[i];
+    argv[n] = NULL;
+    pid_t pid = harness_spawn(binary, argv);
+    int fd = open(fifo, O_WRONLY); /* returns once the binary opened it to read */
+    assert_true(fd >= 0);
+    kill(pid, SIGTERM);
+    usleep(100000);
+    signal(SIGPIPE, SIG_IGN); /* a binary killed by the signal has no reader left */
+    ssize_t written = write(fd, config, strlen(config));
+    close(fd);
+    int st = exit_status(pid, 30000);
+    if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+        ebuf log;
+        ebuf_init(&log);
+        harness_log(binary, &log);
+        fail_msg("%s: status %d after SIGTERM during start-up (config written: %zd): %s", binary,
+                 st, written, log.data ? (char *)log.data : "");
+    }
+}
+
+static void test_sigterm_during_startup_is_a_clean_stop(void **state)
+{
+    char data[512], http[64], ingest[64], agent_data[512], agg[64];
+    snprintf(data, sizeof data, "%s/startup-agg", harness_tmpdir());
+    snprintf(http, sizeof http, "127.0.0.1:%u", harness_free_port());
+    snprintf(ingest, sizeof ingest, "tcp://127.0.0.1:%u", harness_free_port());
+    const char *agg_flags[] = {"--data-dir", data, "--http-listen", http, "--ingest-listen",
+                               ingest,       NULL};
+    sigterm_while_reading_config("ember-aggregator", "query:\n  timeout: 1m\n", agg_flags);
+
+    snprintf(agent_data, sizeof agent_data, "%s/startup-agent", harness_tmpdir());
+    snprintf(agg, sizeof agg, "tcp://127.0.0.1:%u", harness_free_port());
+    const char *agent_flags[] = {"--data-dir", agent_data, "--aggregator", agg, NULL};
+    sigterm_while_reading_config("ember-agent", "interval: 1s\n", agent_flags);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -164,6 +231,7 @@ int main(void)
         cmocka_unit_test(test_missing_config_file),
         cmocka_unit_test(test_busy_port_is_a_clear_error),
         cmocka_unit_test(test_agent_once_prints_exposition),
+        cmocka_unit_test(test_sigterm_during_startup_is_a_clean_stop),
     };
     int rc = cmocka_run_group_tests_name("integration.cli", tests, NULL, NULL);
     harness_cleanup();
