@@ -160,6 +160,9 @@ static void evaluate(query_call *c, const httpd_request *req, int64_t deadline, 
         return;
     }
     const char *q = httpd_param_get(req, "query");
+    char qtext[256];
+    log_debug("query started", "kind=%s query=%s", kind_names[c->kind],
+              log_quote(qtext, sizeof qtext, q ? q : ""));
     query_storage st = tsdb_query_storage(agg->db);
     promql_engine_options o = {.lookback_ms = agg->lookback_ms,
                                .max_samples = agg->query_max_samples,

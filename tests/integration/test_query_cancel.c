@@ -184,15 +184,39 @@ static void read_answer(int fd, ebuf *out)
     ebuf_putc(out, '\0');
 }
 
-static bool log_has(const char *needle)
+/* How many times the aggregator's log says needle. */
+static int log_count(const char *needle)
 {
     ebuf log;
     ebuf_init(&log);
     harness_log("aggregator", &log);
     ebuf_putc(&log, '\0');
-    bool found = strstr((const char *)log.data, needle) != NULL;
+    int n = 0;
+    for (const char *p = (const char *)log.data; (p = strstr(p, needle)) != NULL; p++)
+        n++;
     ebuf_free(&log);
-    return found;
+    return n;
+}
+
+static bool log_has(const char *needle)
+{
+    return log_count(needle) > 0;
+}
+
+#define STARTED "msg=\"query started\" kind=range"
+
+/*
+ * Wait (bounded) until the server's log says a range query took the slot
+ * (the after-th one).  The log, not /metrics: a /metrics request may be
+ * accepted by the very libmicrohttpd thread that then runs the heavy query,
+ * and wait behind it until it is over.
+ */
+static void wait_started(int after)
+{
+    int64_t until = mono_ms() + BOUND_MS;
+    while (log_count(STARTED) <= after && mono_ms() < until)
+        usleep(10000);
+    assert_true(log_count(STARTED) > after);
 }
 
 /* ---- the cases ---- */
@@ -201,8 +225,9 @@ static void test_closed_client_frees_the_slot(void **state)
 {
     (void)state;
     double before = canceled_total();
+    int started = log_count(STARTED);
     int fd = start_heavy_query();
-    wait_gauge("ember_aggregator_queries_active", 1); /* it holds the one slot */
+    wait_started(started); /* it holds the one slot */
     usleep(200000);
     close(fd);
     int64_t took = light_query();
@@ -217,8 +242,9 @@ static void test_half_closed_client_reads_canceled(void **state)
 {
     (void)state;
     double before = canceled_total();
+    int started = log_count(STARTED);
     int fd = start_heavy_query();
-    wait_gauge("ember_aggregator_queries_active", 1);
+    wait_started(started);
     usleep(200000);
     assert_int_equal(shutdown(fd, SHUT_WR), 0);
     ebuf answer;
@@ -234,17 +260,18 @@ static void test_half_closed_client_reads_canceled(void **state)
     light_query();
 }
 
-/* The server has two threads: with one running the holder and one the
- * queued query, nothing else is answered (not even /metrics) until one of
- * them ends, so the queued one is given 200 ms to reach the slot's queue
+/* A request waiting for the slot blocks the libmicrohttpd thread that
+ * runs it, and with it any connection that thread has accepted, /metrics
+ * included; so the queued query is given 200 ms to reach the slot's queue
  * rather than being watched there.  Had it not reached it, it would still
  * be canceled there: the queue looks at the flag first. */
 static void test_client_gone_while_queued(void **state)
 {
     (void)state;
     double before = canceled_total();
+    int started = log_count(STARTED);
     int holder = start_heavy_query();
-    wait_gauge("ember_aggregator_queries_active", 1);
+    wait_started(started);
     int queued = start_heavy_query();
     usleep(200000);
     close(queued);
