@@ -731,7 +731,7 @@ static bool tls_on(const httpd *h)
  * enforced across them (httpd_guard.h), so each thread may take it all. */
 static unsigned mhd_connection_limit(const httpd *h)
 {
-    unsigned n = h->o.threads > 1 ? h->o.threads : 1;
+    unsigned n = h->o.threads > 1 && !h->o.thread_per_connection ? h->o.threads : 1;
     return h->o.max_connections > UINT32_MAX / n ? UINT32_MAX : h->o.max_connections * n;
 }
 
@@ -739,10 +739,11 @@ static unsigned mhd_connection_limit(const httpd *h)
  * fd from here on: it closes it when the daemon stops or fails to start. */
 static struct MHD_Daemon *start_daemon(httpd *h, int fd, const ebuf *cert, const ebuf *key)
 {
-    bool tls = tls_on(h);
+    bool tls = tls_on(h), per_conn = h->o.thread_per_connection;
     /* MHD warns about a pool of 0 or 1, so one thread means no pool option. */
     struct MHD_OptionItem extra[] = {
-        {h->o.threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, h->o.threads, NULL},
+        {h->o.threads > 1 && !per_conn ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, h->o.threads,
+         NULL},
         {tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, tls ? cert->data : NULL},
         {tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, tls ? key->data : NULL},
         {tls ? MHD_OPTION_HTTPS_PRIORITIES : MHD_OPTION_END, 0, TLS_PRIORITIES},
@@ -754,8 +755,8 @@ static struct MHD_Daemon *start_daemon(httpd *h, int fd, const ebuf *cert, const
             extra[n++] = extra[i];
     extra[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     /* ITC lets httpd_reload_tls quiesce a daemon (MHD_quiesce_daemon). */
-    unsigned flags =
-        MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC | (tls ? MHD_USE_TLS : 0);
+    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC |
+                     (tls ? MHD_USE_TLS : 0) | (per_conn ? MHD_USE_THREAD_PER_CONNECTION : 0);
     /* The logger comes first to catch messages about the later options. */
     struct MHD_Daemon *d = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,

@@ -131,6 +131,11 @@ typedef bool (*httpd_auth_fn)(void *ctx, const httpd_request *req, int access,
 typedef struct httpd_options {
     size_t max_body;          /* request body limit; 0: HTTPD_DEFAULT_MAX_BODY */
     unsigned threads;         /* serving threads; 0 or 1: one */
+    /* A thread for each connection instead (threads is then ignored): a
+     * handler that blocks (a long query, one waiting for a query slot)
+     * holds up no other connection, as with Go's goroutine per request;
+     * with a pool, the connections its thread had accepted wait behind it. */
+    bool thread_per_connection;
     unsigned max_connections; /* open connections; 0: HTTPD_DEFAULT_MAX_CONNECTIONS */
     unsigned timeout_s;       /* idle connection timeout; 0: HTTPD_DEFAULT_TIMEOUT_S */
     bool serialize;           /* run every handler under the server's mutex */

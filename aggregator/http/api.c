@@ -20,7 +20,6 @@
 #include <string.h>
 
 #define API_MAX_BODY (64u << 20)
-#define API_THREADS 8 /* queries wait in the gate (--query.max-concurrency), not for a thread */
 #define API_MAX_CONNECTIONS 1024
 #define API_TIMEOUT_S 60
 
@@ -143,7 +142,7 @@ static const struct {
 httpd *api_server_new_with(aggregator *agg, const httpd_options *given)
 {
     httpd_options o = given ? *given : (httpd_options){0};
-    o.threads = API_THREADS;
+    o.thread_per_connection = true; /* queries wait in the gate, not for a thread */
     o.error = server_error;
     o.serialize = false;
     if (!o.max_body)

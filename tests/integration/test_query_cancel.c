@@ -207,9 +207,10 @@ static bool log_has(const char *needle)
 
 /*
  * Wait (bounded) until the server's log says a range query took the slot
- * (the after-th one).  The log, not /metrics: a /metrics request may be
- * accepted by the very libmicrohttpd thread that then runs the heavy query,
- * and wait behind it until it is over.
+ * (the after-th one).  The log, not the queries_active gauge: the line stays
+ * once written, while a gauge read can miss a query that is already over
+ * (when the API ran on a thread pool, a /metrics request could even wait
+ * behind the heavy query on its thread and always read 0 afterwards).
  */
 static void wait_started(int after)
 {
@@ -260,11 +261,9 @@ static void test_half_closed_client_reads_canceled(void **state)
     light_query();
 }
 
-/* A request waiting for the slot blocks the libmicrohttpd thread that
- * runs it, and with it any connection that thread has accepted, /metrics
- * included; so the queued query is given 200 ms to reach the slot's queue
- * rather than being watched there.  Had it not reached it, it would still
- * be canceled there: the queue looks at the flag first. */
+/* Nothing outside tells that a query waits for the slot, so the queued
+ * one is given 200 ms to reach the queue.  Had it not reached it, it would
+ * still be canceled there: the queue looks at the flag first. */
 static void test_client_gone_while_queued(void **state)
 {
     (void)state;
