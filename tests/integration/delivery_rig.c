@@ -437,14 +437,3 @@ uint64_t settle_and_check(exporter *e, const rig_agg *a, const char *job)
                 (unsigned long long)served);
     return ok ? served : 0;
 }
-
-bool log_contains(const char *name, const char *needle)
-{
-    ebuf b;
-    ebuf_init(&b);
-    harness_log(name, &b);
-    ebuf_putc(&b, '\0');
-    bool found = strstr((const char *)b.data, needle) != NULL;
-    ebuf_free(&b);
-    return found;
-}

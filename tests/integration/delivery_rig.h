@@ -84,7 +84,4 @@ bool values_are_run(const double *vals, size_t n, uint64_t first, uint64_t last)
  * they are 1..served exactly once; returns served, 0 when not (printed). */
 uint64_t settle_and_check(exporter *e, const rig_agg *a, const char *job);
 
-/* Substring test on a log file of harness_spawn. */
-bool log_contains(const char *name, const char *needle);
-
 #endif

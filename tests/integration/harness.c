@@ -228,6 +228,33 @@ void harness_log(const char *name, ebuf *out)
     fclose(f);
 }
 
+int harness_log_count(const char *name, const char *needle)
+{
+    ebuf log;
+    ebuf_init(&log);
+    harness_log(name, &log);
+    ebuf_putc(&log, '\0');
+    int n = 0;
+    for (const char *p = (const char *)log.data; (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    ebuf_free(&log);
+    return n;
+}
+
+bool harness_wait_log(const char *name, const char *needle, int timeout_ms)
+{
+    int64_t end = mono_ms() + timeout_ms;
+    while (harness_log_count(name, needle) == 0) {
+        if (mono_ms() >= end) {
+            fprintf(stderr, "%s's log never said \"%s\"\n", name, needle);
+            print_log_tail(name, 40);
+            return false;
+        }
+        sleep_ms(50);
+    }
+    return true;
+}
+
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
     ebuf_append(ud, p, size * n);

@@ -49,6 +49,11 @@ bool harness_alive(pid_t pid);
 int harness_run(char *const argv[], ebuf *output);
 /* Contents of <tmpdir>/<name>.log. */
 void harness_log(const char *name, ebuf *out);
+/* How many times name's log says needle. */
+int harness_log_count(const char *name, const char *needle);
+/* Poll name's log until it says needle, at most timeout_ms; false (and the
+ * log's end printed) when it never did. */
+bool harness_wait_log(const char *name, const char *needle, int timeout_ms);
 
 /* HTTP GET (or POST when post_body is not NULL, form-encoded).  Returns the
  * status code, 0 when the connection failed. */

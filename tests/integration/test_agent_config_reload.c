@@ -69,25 +69,6 @@ static void test_check_config(void **state)
     free(s2);
 }
 
-/* Poll the agent's log until it contains want. */
-static bool log_says(const char *want, int timeout_ms)
-{
-    ebuf log;
-    ebuf_init(&log);
-    bool found = false;
-    for (int waited = 0; !found && waited < timeout_ms; waited += 50) {
-        ebuf_reset(&log);
-        harness_log("agent", &log);
-        found = log.data && strstr(log.data, want) != NULL;
-        if (!found)
-            usleep(50 * 1000);
-    }
-    if (!found)
-        fprintf(stderr, "agent log, no \"%s\" in:\n%s\n", want, log.data ? log.data : "");
-    ebuf_free(&log);
-    return found;
-}
-
 static void test_sighup_reload(void **state)
 {
     (void)state;
@@ -105,15 +86,16 @@ static void test_sighup_reload(void **state)
                     "100ms", "--collector.gpu=false",
                     NULL};
     pid_t pid = harness_spawn("agent", argv);
-    assert_true(log_says("targets=1", 5000));
+    assert_true(harness_wait_log("agent", "targets=1", 5000));
     free(write_file("scrape.yml", BAD));
     kill(pid, SIGHUP);
-    assert_true(log_says("reload failed, keeping the running configuration", 5000));
-    assert_true(log_says("scrape.yml:4:17: unknown relabel action", 100));
+    assert_true(
+        harness_wait_log("agent", "reload failed, keeping the running configuration", 5000));
+    assert_true(harness_wait_log("agent", "scrape.yml:4:17: unknown relabel action", 100));
     assert_true(harness_alive(pid));
     free(write_file("scrape.yml", TWO));
     kill(pid, SIGHUP);
-    assert_true(log_says("msg=\"configuration reloaded\" targets=2", 5000));
+    assert_true(harness_wait_log("agent", "msg=\"configuration reloaded\" targets=2", 5000));
     assert_int_equal(harness_stop(pid, 5000), 0);
     free(path);
 }

@@ -105,22 +105,6 @@ static bool becomes(const char *url, const char *userpwd, long want)
     return false;
 }
 
-static bool log_says(const char *name, const char *want)
-{
-    ebuf log;
-    ebuf_init(&log);
-    bool found = false;
-    for (int64_t end = mono_ms() + 10000; !found && mono_ms() < end; sleep_ms(100)) {
-        ebuf_reset(&log);
-        harness_log(name, &log);
-        found = log.data && strstr(log.data, want);
-    }
-    if (!found)
-        print_message("%s log, no \"%s\" in:\n%s\n", name, want, log.data ? log.data : "");
-    ebuf_free(&log);
-    return found;
-}
-
 /* Start an agent named name with --config name.yml and its HTTP port on
  * port; waits until the port serves. */
 static pid_t start_agent(const char *name, unsigned port, const char *scheme)
@@ -206,11 +190,11 @@ static void test_credentials_and_sighup(void **state)
     assert_int_equal(kill(pid, SIGHUP), 0);
     assert_true(becomes(url, "b:pb", 200));
     assert_int_equal(status_of(url, "a:pa", NULL), 401);
-    assert_true(log_says("plain", "msg=\"web config reloaded\" users=1 tokens=0"));
+    assert_true(harness_wait_log("plain", "msg=\"web config reloaded\" users=1 tokens=0", 10000));
 
     write_file("plain.yml", "web:\n  users: [{username: c, password_sha256: not-hex}]\n");
     assert_int_equal(kill(pid, SIGHUP), 0);
-    assert_true(log_says("plain", "web config not reloaded"));
+    assert_true(harness_wait_log("plain", "web config not reloaded", 10000));
     assert_true(harness_alive(pid));
     assert_int_equal(status_of(url, "b:pb", NULL), 200);
 

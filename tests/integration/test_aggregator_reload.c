@@ -93,17 +93,7 @@ static void test_sighup_reloads_credentials(void **state)
     sleep_ms(500);
     assert_true(harness_alive(pid));
     assert_int_equal(labels_as("b:pb"), 200);
-    ebuf log;
-    ebuf_init(&log);
-    for (int64_t end = mono_ms() + 5000; mono_ms() < end; sleep_ms(100)) {
-        ebuf_reset(&log);
-        harness_log("aggregator", &log);
-        if (log.data && strstr(log.data, "web config not reloaded"))
-            break;
-    }
-    assert_non_null(log.data);
-    assert_non_null(strstr(log.data, "web config not reloaded"));
-    ebuf_free(&log);
+    assert_true(harness_wait_log("aggregator", "web config not reloaded", 5000));
 
     int status = harness_stop(pid, 20000);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);

@@ -70,7 +70,7 @@ static void test_aggregator_stopped_30s(void **state)
     assert_true(agg_stop(&s.agg));
     sleep_ms(30000);
     /* The agent said so, and its /metrics tell the state of the outage. */
-    assert_true(log_contains("outage", "aggregator unreachable, spooling"));
+    assert_true(harness_log_count("outage", "aggregator unreachable, spooling") > 0);
     assert_true(agent_metric(&s.agent, "ember_agent_aggregator_reachable") == 0);
     assert_true(agent_metric(&s.agent, "ember_agent_spool_pending_batches") >= 20);
     assert_true(agent_metric(&s.agent, "ember_agent_spool_oldest_pending_age_seconds") >= 20);
@@ -79,7 +79,7 @@ static void test_aggregator_stopped_30s(void **state)
                 1);
     assert_true(agg_start(&s.agg));
     assert_true(settle_and_check(s.src, &s.agg, "outage") >= 30);
-    assert_true(log_contains("outage", "aggregator reachable"));
+    assert_true(harness_log_count("outage", "aggregator reachable") > 0);
     assert_true(agent_metric(&s.agent, "ember_agent_aggregator_reachable") == 1);
     assert_true(agent_metric(&s.agent, "ember_agent_spool_pending_batches") <= 1);
     assert_true(agent_metric(&s.agent, "ember_agent_last_send_success_timestamp_seconds") >
@@ -152,7 +152,7 @@ static void test_agent_killed_mid_send(void **state)
     print_message("duplicates recognised: %.0f in 3 rounds (UNKNOWN_BASE answers: %.0f)\n", dups,
                   agg_metric(&s.agg, "ember_aggregator_ingest_unknown_base_total"));
     assert_true(dups >= 1);
-    assert_true(log_contains("agentkill", "resuming from spool"));
+    assert_true(harness_log_count("agentkill", "resuming from spool") > 0);
     scene_stop(&s);
 }
 
@@ -197,7 +197,7 @@ static void test_failover_to_the_second_aggregator(void **state)
     size_t n = merged_values(&s.agg, &second, "failover");
     assert_true(values_are_run(vals, n, 1, served));
     assert_true(stored_values(&second, "failover", vals, 4096) >= 3);
-    assert_true(log_contains("failover", "failing over"));
+    assert_true(harness_log_count("failover", "failing over") > 0);
     exporter_release(s.src, false);
     scene_stop(&s);
     assert_true(agg_stop(&second));

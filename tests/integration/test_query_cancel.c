@@ -184,25 +184,6 @@ static void read_answer(int fd, ebuf *out)
     ebuf_putc(out, '\0');
 }
 
-/* How many times the aggregator's log says needle. */
-static int log_count(const char *needle)
-{
-    ebuf log;
-    ebuf_init(&log);
-    harness_log("aggregator", &log);
-    ebuf_putc(&log, '\0');
-    int n = 0;
-    for (const char *p = (const char *)log.data; (p = strstr(p, needle)) != NULL; p++)
-        n++;
-    ebuf_free(&log);
-    return n;
-}
-
-static bool log_has(const char *needle)
-{
-    return log_count(needle) > 0;
-}
-
 #define STARTED "msg=\"query started\" kind=range"
 
 /*
@@ -215,9 +196,9 @@ static bool log_has(const char *needle)
 static void wait_started(int after)
 {
     int64_t until = mono_ms() + BOUND_MS;
-    while (log_count(STARTED) <= after && mono_ms() < until)
+    while (harness_log_count("aggregator", STARTED) <= after && mono_ms() < until)
         usleep(10000);
-    assert_true(log_count(STARTED) > after);
+    assert_true(harness_log_count("aggregator", STARTED) > after);
 }
 
 /* ---- the cases ---- */
@@ -226,7 +207,7 @@ static void test_closed_client_frees_the_slot(void **state)
 {
     (void)state;
     double before = canceled_total();
-    int started = log_count(STARTED);
+    int started = harness_log_count("aggregator", STARTED);
     int fd = start_heavy_query();
     wait_started(started); /* it holds the one slot */
     usleep(200000);
@@ -235,7 +216,8 @@ static void test_closed_client_frees_the_slot(void **state)
     print_message("light query answered %lld ms after the heavy one's client closed\n",
                   (long long)took);
     wait_canceled(before + 1);
-    assert_true(log_has("msg=\"query canceled, client gone\" kind=range"));
+    assert_true(harness_log_count("aggregator", "msg=\"query canceled, client gone\" kind=range") >
+                0);
     wait_gauge("ember_aggregator_queries_active", 0);
 }
 
@@ -243,7 +225,7 @@ static void test_half_closed_client_reads_canceled(void **state)
 {
     (void)state;
     double before = canceled_total();
-    int started = log_count(STARTED);
+    int started = harness_log_count("aggregator", STARTED);
     int fd = start_heavy_query();
     wait_started(started);
     usleep(200000);
@@ -268,14 +250,15 @@ static void test_client_gone_while_queued(void **state)
 {
     (void)state;
     double before = canceled_total();
-    int started = log_count(STARTED);
+    int started = harness_log_count("aggregator", STARTED);
     int holder = start_heavy_query();
     wait_started(started);
     int queued = start_heavy_query();
     usleep(200000);
     close(queued);
     wait_canceled(before + 1);
-    assert_true(log_has("reason=\"query was canceled in query queue\""));
+    assert_true(harness_log_count("aggregator", "reason=\"query was canceled in query queue\"") >
+                0);
     close(holder);
     wait_gauge("ember_aggregator_queries_active", 0);
     light_query();
